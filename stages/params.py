@@ -1,0 +1,166 @@
+"""Reads params.yaml and checks it against the schema before any stage does work.
+
+Every error names the offending key, so a typo fails in one line instead of an hour into
+training.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.cli import run
+from stages.errors import PipelineError
+
+PARAMS_FILE = Path("params.yaml")
+SOURCES = ("synthetic",)
+SILENCE, UNKNOWN = "_silence_", "_unknown_"
+
+FREE_FORM = dict
+"""A mapping whose keys are checked where it is used (model.config by transformers)."""
+
+SCHEMA: dict[str, Any] = {
+    "seed": int,
+    "data": {
+        "source": str,
+        "keywords": [str],
+        "unknown": bool,
+        "silence": bool,
+        "max_duration_s": float,
+        "synthetic": {"speakers": int, "takes": int, "unknown_words": [str], "snr_db": [float]},
+        "speech_commands": {
+            "version": str, "url": str, "sha256": str, "test_url": str, "test_sha256": str,
+        },
+        "folder": {"path": str},
+        "hub": {"path": str, "name": str},
+    },
+    "split": {"validation_fraction": float, "test_fraction": float},
+    "model": {"checkpoint": str, "return_attention_mask": bool, "config": FREE_FORM},
+    "train": {
+        "epochs": int, "batch_size": int, "learning_rate": float, "jit_compile": bool,
+        "augment": {"time_shift_s": float, "speed": float},
+    },
+    "evaluate": {"batch_size": int},
+}
+
+
+def load(path: Path = PARAMS_FILE) -> dict[str, Any]:
+    """Parse and validate a params file; raise `PipelineError` naming the first bad key."""
+    try:
+        params = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: file not found (run from the repository root)") from None
+    except yaml.YAMLError as error:
+        raise PipelineError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
+    try:
+        _check_shape(params, SCHEMA, "")
+        _check_values(params)
+    except PipelineError as error:
+        raise PipelineError(f"{path}: {error}") from None
+    return params
+
+
+def class_names(data: dict[str, Any]) -> list[str]:
+    """The labels the model predicts, in id order: keywords, then `_silence_`, `_unknown_`."""
+    return list(data["keywords"]) + [SILENCE] * data["silence"] + [UNKNOWN] * data["unknown"]
+
+
+def _type_name(expected: Any) -> str:
+    if isinstance(expected, list):
+        return {int: "a list of integers", float: "a list of numbers", str: "a list of strings"}[expected[0]]
+    if expected is FREE_FORM or isinstance(expected, dict):
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[expected]
+
+
+def _matches(value: Any, expected: type) -> bool:
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _check_shape(value: Any, expected: Any, key: str) -> None:
+    where = key or "the top level"
+    if isinstance(expected, dict):
+        if not isinstance(value, dict):
+            raise PipelineError(f"{where}: expected a mapping, got {value!r}")
+        for name in value:
+            if name not in expected:
+                allowed = ", ".join(expected)
+                raise PipelineError(f"{_join(key, name)}: unknown key (allowed here: {allowed})")
+        for name, sub in expected.items():
+            if name not in value:
+                raise PipelineError(f"{_join(key, name)}: missing")
+            _check_shape(value[name], sub, _join(key, name))
+    elif isinstance(expected, list):
+        if not isinstance(value, list) or not all(_matches(v, expected[0]) for v in value):
+            hint = ""
+            if expected[0] is str and isinstance(value, list) and any(isinstance(v, bool) for v in value):
+                hint = ' (YAML reads bare yes/no/on/off as booleans: quote them, "yes")'
+            raise PipelineError(f"{where}: expected {_type_name(expected)}, got {value!r}{hint}")
+    elif not _matches(value, expected):
+        raise PipelineError(f"{where}: expected {_type_name(expected)}, got {value!r}")
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _check_values(params: dict[str, Any]) -> None:
+    data, split, train = params["data"], params["split"], params["train"]
+    if data["source"] not in SOURCES:
+        raise PipelineError(f"data.source: unknown source {data['source']!r} (one of: {', '.join(SOURCES)})")
+    if not data["keywords"]:
+        raise PipelineError("data.keywords: empty; list at least one word")
+    if len(set(data["keywords"])) != len(data["keywords"]):
+        raise PipelineError(f"data.keywords: repeated word in {data['keywords']}")
+    reserved = {SILENCE, UNKNOWN} & set(data["keywords"])
+    if reserved:
+        raise PipelineError(f"data.keywords: {sorted(reserved)} are set with data.silence / data.unknown")
+    if data["max_duration_s"] <= 0:
+        raise PipelineError("data.max_duration_s: must be positive")
+    synthetic = data["synthetic"]
+    for key in ("speakers", "takes"):
+        if synthetic[key] <= 0:
+            raise PipelineError(f"data.synthetic.{key}: must be positive, got {synthetic[key]}")
+    if data["unknown"] and not synthetic["unknown_words"] and data["source"] == "synthetic":
+        raise PipelineError("data.synthetic.unknown_words: empty while data.unknown is true")
+    overlap = set(synthetic["unknown_words"]) & set(data["keywords"])
+    if overlap:
+        raise PipelineError(f"data.synthetic.unknown_words: {sorted(overlap)} are keywords")
+    snr = synthetic["snr_db"]
+    if len(snr) != 2 or snr[0] > snr[1]:
+        raise PipelineError(f"data.synthetic.snr_db: expected [low, high], got {snr}")
+    for key in ("validation_fraction", "test_fraction"):
+        if not 0 < split[key] < 1:
+            raise PipelineError(f"split.{key}: must lie strictly between 0 and 1, got {split[key]}")
+    if split["validation_fraction"] + split["test_fraction"] >= 1:
+        raise PipelineError("split: validation_fraction + test_fraction must be below 1, leaving clips to train on")
+    for key in ("epochs", "batch_size"):
+        if train[key] <= 0:
+            raise PipelineError(f"train.{key}: must be positive, got {train[key]}")
+    if train["learning_rate"] <= 0:
+        raise PipelineError(f"train.learning_rate: must be positive, got {train['learning_rate']}")
+    augment = train["augment"]
+    if augment["time_shift_s"] < 0:
+        raise PipelineError(f"train.augment.time_shift_s: must not be negative, got {augment['time_shift_s']}")
+    if not 0 <= augment["speed"] < 1:
+        raise PipelineError(f"train.augment.speed: must lie in [0, 1), got {augment['speed']}")
+    if params["evaluate"]["batch_size"] <= 0:
+        raise PipelineError(f"evaluate.batch_size: must be positive, got {params['evaluate']['batch_size']}")
+
+
+def main() -> None:
+    """Check params.yaml (or the file named on the command line) and say so."""
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else PARAMS_FILE
+    load(path)
+    print(f"{path}: ok")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,13 @@
+"""Where each stage reads and writes: the same paths dvc.yaml declares as deps and outs."""
+
+from pathlib import Path
+
+RAW_DIR = Path("data/raw")
+MANIFEST = RAW_DIR / "manifest.csv"
+SPLITS_DIR = Path("data/splits")
+SPLITS = ("train", "validation", "test")
+FEATURES_DIR = Path("data/features")
+LABELS_FILE = FEATURES_DIR / "labels.json"
+MODEL_DIR = Path("models/kws")
+METRICS_DIR = Path("metrics")
+HISTORY_FILE = METRICS_DIR / "training.csv"

@@ -1,0 +1,1 @@
+"""Data sources: each materialises clips in the Speech Commands layout plus a manifest."""

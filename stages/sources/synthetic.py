@@ -1,0 +1,117 @@
+"""The offline source: keywords spoken by eSpeak NG voices, placed in noise.
+
+Each speaker is an English accent with a voice variant, its own speaking rate, pitch and
+pitch range; each clip places the word at a random point of the window and mixes in
+coloured noise at a random SNR. eSpeak keeps state between utterances, so clips are made
+in one fixed order: the output is a function of the params and the seed alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from stages import audio, espeak
+from stages.errors import PipelineError
+from stages.params import SILENCE, UNKNOWN
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One synthetic speaker."""
+
+    name: str
+    rate: int
+    pitch: int
+    pitch_range: int
+
+    @property
+    def speaker_id(self) -> str:
+        """Eight hex digits, like the Speech Commands speaker ids."""
+        return hashlib.sha1(f"{self.name}:{self.rate}:{self.pitch}:{self.pitch_range}".encode()).hexdigest()[:8]
+
+
+def voices(count: int, seed: int) -> list[Voice]:
+    """Draw `count` distinct accent × variant voices, each with its own rate and pitch."""
+    names = [accent + (f"+{variant}" if variant else "") for accent in espeak.ACCENTS for variant in ["", *espeak.variants()]]
+    if count > len(names):
+        raise PipelineError(f"data.synthetic.speakers: {count} asked, eSpeak NG has {len(names)} English voices")
+    rng = np.random.default_rng([seed, 0])
+    chosen = [names[i] for i in rng.permutation(len(names))[:count]]
+    return [
+        Voice(name, int(rng.integers(110, 230)), int(rng.integers(15, 85)), int(rng.integers(20, 90)))
+        for name in chosen
+    ]
+
+
+def coloured_noise(rng: np.random.Generator, length: int, exponent: float) -> np.ndarray:
+    """Unit-variance noise with a 1/f^exponent power spectrum (0 white, 1 pink, 2 brown)."""
+    bins = length // 2 + 1
+    spectrum = rng.standard_normal(bins) + 1j * rng.standard_normal(bins)
+    frequencies = np.fft.rfftfreq(length)
+    frequencies[0] = frequencies[1]
+    noise = np.fft.irfft(spectrum / frequencies ** (exponent / 2), length)
+    return (noise / (noise.std() + 1e-12)).astype(np.float32)
+
+
+def trim(samples: np.ndarray, threshold: float = 1e-3) -> np.ndarray:
+    """Cut the silence eSpeak leaves around a word."""
+    loud = np.flatnonzero(np.abs(samples) > threshold)
+    return samples[loud[0] : loud[-1] + 1] if len(loud) else samples
+
+
+def place(word: np.ndarray, rng: np.random.Generator, length: int, snr_db: list[float]) -> np.ndarray:
+    """Put the word at a random offset in a window of noise at a random SNR and gain."""
+    word = audio.crop(word, length)
+    start = int(rng.integers(0, length - len(word) + 1))
+    clip = np.zeros(length, dtype=np.float32)
+    clip[start : start + len(word)] = word
+    speech_rms = float(np.sqrt(np.mean(word**2))) + 1e-9
+    snr = rng.uniform(*snr_db)
+    clip += coloured_noise(rng, length, rng.uniform(0, 2)) * speech_rms / 10 ** (snr / 20)
+    return clip * rng.uniform(0.2, 0.9) / (np.abs(clip).max() + 1e-9)
+
+
+def silence(rng: np.random.Generator, length: int) -> np.ndarray:
+    """A clip of background noise alone, at a random level."""
+    return coloured_noise(rng, length, rng.uniform(0, 2)) * 10 ** rng.uniform(-3.5, -1)
+
+
+def synthesise(params: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:
+    """Write every clip under `out_dir/<label>/` and return the manifest rows."""
+    data, seed = params["data"], params["seed"]
+    settings = data["synthetic"]
+    length = int(round(data["max_duration_s"] * audio.SAMPLE_RATE))
+    speaker = espeak.Speaker()
+    speaker.seed(seed)
+    rows = []
+    for voice_index, voice in enumerate(tqdm(voices(settings["speakers"], seed), desc="synthesise", unit="voice")):
+        plan = [(word, word) for word in data["keywords"] for _ in range(settings["takes"])]
+        if data["unknown"]:
+            picks = np.random.default_rng([seed, 1, voice_index]).choice(len(settings["unknown_words"]), settings["takes"])
+            plan += [(UNKNOWN, settings["unknown_words"][i]) for i in picks]
+        if data["silence"]:
+            plan += [(SILENCE, "")] * settings["takes"]
+        counts: dict[str, int] = {}
+        for label, text in plan:
+            take = counts.get(label, 0)
+            counts[label] = take + 1
+            rng = np.random.default_rng([seed, 2, voice_index, *hashlib.sha1(f"{label}:{take}".encode()).digest()[:4]])
+            if text:
+                rate = voice.rate + int(rng.integers(-15, 16))
+                spoken = speaker.say(text, voice.name, rate, voice.pitch, voice.pitch_range)
+                clip = place(trim(audio.resample(spoken, speaker.sample_rate)), rng, length, settings["snr_db"])
+            else:
+                clip = silence(rng, length)
+            relative = f"{label}/{voice.speaker_id}_nohash_{take}.wav"
+            audio.write(out_dir / relative, clip)
+            rows.append({
+                "path": relative, "label": label, "speaker": voice.speaker_id,
+                "duration_s": f"{length / audio.SAMPLE_RATE:.3f}", "text": text, "voice": voice.name,
+            })
+    return rows

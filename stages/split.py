@@ -1,0 +1,82 @@
+"""Stage 2: speaker-disjoint train / validation / test manifests by the Speech Commands rule.
+
+A clip's split depends only on its speaker id, hashed, so a voice never appears in two
+splits and adding data never moves an existing clip to another split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from stages import atomic, manifest, params
+from stages.cli import run
+from stages.errors import PipelineError
+from stages.paths import MANIFEST, SPLITS, SPLITS_DIR
+MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
+
+
+def which_set(speaker: str, validation_percent: float, test_percent: float) -> str:
+    """The split of a speaker: the Speech Commands `which_set` hash rule."""
+    hashed = int(hashlib.sha1(speaker.encode()).hexdigest(), 16)
+    percentage = (hashed % (MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / MAX_NUM_WAVS_PER_CLASS)
+    if percentage < validation_percent:
+        return "validation"
+    if percentage < validation_percent + test_percent:
+        return "test"
+    return "train"
+
+
+def assign(rows: list[dict[str, str]], validation_fraction: float, test_fraction: float) -> dict[str, list[dict[str, str]]]:
+    """Group manifest rows by split, keyed on each row's speaker."""
+    splits: dict[str, list[dict[str, str]]] = {name: [] for name in SPLITS}
+    for row in rows:
+        splits[which_set(row["speaker"], validation_fraction * 100, test_fraction * 100)].append(row)
+    return splits
+
+
+def check(splits: dict[str, list[dict[str, str]]], labels: list[str]) -> None:
+    """Fail when a split is empty or lacks a label: its metrics would be meaningless."""
+    for name, rows in splits.items():
+        if not rows:
+            raise PipelineError(
+                f"split {name!r} is empty: add speakers (data.synthetic.speakers) "
+                "or change split.validation_fraction / split.test_fraction"
+            )
+        present = {row["label"] for row in rows}
+        missing = [label for label in labels if label not in present]
+        if missing:
+            raise PipelineError(
+                f"split {name!r} has no clips of {', '.join(missing)}: add speakers (data.synthetic.speakers) "
+                "or change split.validation_fraction / split.test_fraction"
+            )
+
+
+def table(splits: dict[str, list[dict[str, str]]], labels: list[str]) -> str:
+    """Counts per label and split, as a fixed-width text table."""
+    counts = {name: Counter(row["label"] for row in rows) for name, rows in splits.items()}
+    width = max(len(label) for label in [*labels, "total"]) + 2
+    lines = ["label".ljust(width) + "".join(name.rjust(12) for name in SPLITS)]
+    for label in labels:
+        lines.append(label.ljust(width) + "".join(str(counts[name][label]).rjust(12) for name in SPLITS))
+    lines.append("total".ljust(width) + "".join(str(len(splits[name])).rjust(12) for name in SPLITS))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Write data/splits/{train,validation,test}.csv with paths relative to data/raw."""
+    config = params.load()
+    labels = params.class_names(config["data"])
+    rows = manifest.read(MANIFEST)
+    for line, row in enumerate(rows, start=2):
+        if row["label"] not in labels:
+            raise PipelineError(f"{MANIFEST}, line {line}: label {row['label']!r} is not one of {labels}")
+    splits = assign(rows, config["split"]["validation_fraction"], config["split"]["test_fraction"])
+    check(splits, labels)
+    with atomic.output_dir(SPLITS_DIR) as out:
+        for name, split_rows in splits.items():
+            manifest.write(out / f"{name}.csv", split_rows)
+    print(table(splits, labels))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,64 @@
+"""Stage 4: fine-tune the classifier on the train split, validating every epoch.
+
+Writes models/kws in the Hugging Face layout (config with id2label, TF weights, the
+feature extractor's preprocessor_config.json) and metrics/training.csv for `dvc plots`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tf_keras as keras
+from transformers import AutoFeatureExtractor
+
+from stages import atomic, augment, params
+from stages.cli import run
+from stages.features import Split
+from stages.model import build
+from stages.paths import FEATURES_DIR, HISTORY_FILE, LABELS_FILE, MODEL_DIR
+
+
+def learning_rate_schedule(peak: float, total_steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Linear warm-up over the first 10% of steps, then cosine decay: stable from random init."""
+    warmup = max(1, math.ceil(total_steps * 0.1))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0, decay_steps=max(1, total_steps - warmup),
+        warmup_target=peak, warmup_steps=warmup,
+    )
+
+
+def main() -> None:
+    """Train for `train.epochs` and save the model, feature extractor and curves."""
+    config = params.load()
+    settings = config["train"]
+    keras.utils.set_random_seed(config["seed"])
+    labels = list(json.loads(LABELS_FILE.read_text())["id2label"].values())
+    train_split, validation_split = Split(FEATURES_DIR / "train"), Split(FEATURES_DIR / "validation")
+    steps = math.ceil(len(train_split) / settings["batch_size"]) * settings["epochs"]
+
+    model = build(config["model"], labels)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate_schedule(settings["learning_rate"], steps)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=settings["jit_compile"],
+    )
+    with atomic.output_file(HISTORY_FILE) as history_file:
+        model.fit(
+            augment.augmented(
+                train_split.dataset(settings["batch_size"], shuffle_seed=config["seed"]),
+                settings["augment"], config["seed"],
+            ),
+            validation_data=validation_split.dataset(settings["batch_size"]),
+            epochs=settings["epochs"],
+            callbacks=[keras.callbacks.CSVLogger(str(history_file))],
+            verbose=2,
+        )
+        with atomic.output_dir(MODEL_DIR) as out:
+            model.save_pretrained(out)
+            AutoFeatureExtractor.from_pretrained(FEATURES_DIR).save_pretrained(out)
+    print(f"train: saved {MODEL_DIR} ({model.count_params():,} parameters)")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,41 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from stages import evaluate
+from tests.conftest import run_stage
+
+
+def test_scores_by_hand():
+    labels = ["yes", "no", "up"]
+    truth = np.array([0, 0, 1, 1, 2, 2])
+    probabilities = np.array([
+        [0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.6, 0.3], [0.1, 0.1, 0.8], [0.5, 0.2, 0.3],
+    ])
+    summary, per_class = evaluate.scores(labels, truth, probabilities)
+    assert summary["accuracy"] == pytest.approx(4 / 6)
+    assert summary["clips"] == 6
+    assert summary["loss"] == pytest.approx(-np.mean(np.log([0.8, 0.2, 0.8, 0.6, 0.8, 0.3])))
+    f1 = {"yes": 2 * 0.5 * 0.5 / 1.0, "no": 2 * (2 / 3) * 1 / (2 / 3 + 1), "up": 2 * 1 * 0.5 / 1.5}
+    assert summary["macro_f1"] == pytest.approx(np.mean(list(f1.values())))
+    assert [row["label"] for row in per_class] == labels
+    assert [row["support"] for row in per_class] == [2, 2, 2]
+    assert per_class[1]["precision"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_stage_writes_metrics_consistent_with_predictions(trained):
+    result = run_stage("evaluate", trained)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((trained / "metrics/metrics.json").read_text())
+    assert {"accuracy", "macro_f1", "weighted_f1", "loss", "clips"} <= set(metrics)
+    with open(trained / "metrics/predictions.csv", newline="") as handle:
+        predictions = list(csv.DictReader(handle))
+    assert len(predictions) == metrics["clips"] == len(np.load(trained / "data/features/test/labels.npy"))
+    correct = sum(row["actual"] == row["predicted"] for row in predictions)
+    assert metrics["accuracy"] == pytest.approx(correct / len(predictions))
+    with open(trained / "metrics/per_class.csv", newline="") as handle:
+        per_class = list(csv.DictReader(handle))
+    assert [row["label"] for row in per_class] == ["yes", "no", "up", "_silence_", "_unknown_"]
+    assert sum(int(row["support"]) for row in per_class) == metrics["clips"]

@@ -1,0 +1,78 @@
+import csv
+import hashlib
+
+import pytest
+
+from stages import manifest, split
+from stages.errors import PipelineError
+from tests.conftest import run_stage, write_params
+
+
+def sample_rows(sample):
+    with open(sample / "manifest.csv", newline="") as handle:
+        return [
+            {"path": row["path"], "label": row["word"], "speaker": row["speaker_id"]}
+            for row in csv.DictReader(handle) if row["word"]
+        ]
+
+
+def test_which_set_follows_the_speech_commands_formula():
+    speaker = "0a7c2a8d"
+    percent = (int(hashlib.sha1(speaker.encode()).hexdigest(), 16) % 2**27) * 100 / (2**27 - 1)
+    expected = "validation" if percent < 10 else "test" if percent < 20 else "train"
+    assert split.which_set(speaker, 10, 10) == expected
+    assert split.which_set(speaker, percent + 0.001, 10) == "validation"
+    assert split.which_set(speaker, percent - 0.001, 0.002) == "test"
+    assert split.which_set(speaker, percent / 2, percent / 2 - 0.001) == "train"
+
+
+def test_real_speakers_never_share_splits_and_fractions_hold(sample):
+    rows = sample_rows(sample)
+    splits = split.assign(rows, 0.1, 0.1)
+    speakers = {name: {row["speaker"] for row in split_rows} for name, split_rows in splits.items()}
+    assert not speakers["train"] & speakers["validation"]
+    assert not speakers["train"] & speakers["test"]
+    assert not speakers["validation"] & speakers["test"]
+    many = [{"speaker": f"{i:08x}"} for i in range(20_000)]
+    sizes = {name: len(part) / len(many) for name, part in split.assign(many, 0.1, 0.2).items()}
+    assert sizes["validation"] == pytest.approx(0.1, abs=0.01)
+    assert sizes["test"] == pytest.approx(0.2, abs=0.01)
+
+
+def test_adding_data_never_moves_a_clip(sample):
+    rows = sample_rows(sample)
+    before = split.assign(rows[:100], 0.1, 0.1)
+    after = split.assign(rows, 0.1, 0.1)
+    for name in split.SPLITS:
+        assert all(row in after[name] for row in before[name])
+
+
+def test_empty_split_and_missing_label_are_clear_errors():
+    rows = [{"label": "yes", "speaker": "a"}, {"label": "no", "speaker": "b"}]
+    with pytest.raises(PipelineError, match="split 'validation' is empty: add speakers"):
+        split.check({"train": rows, "validation": [], "test": rows}, ["yes", "no"])
+    with pytest.raises(PipelineError, match="split 'test' has no clips of no"):
+        split.check({"train": rows, "validation": rows, "test": rows[:1]}, ["yes", "no"])
+
+
+def test_stage_writes_three_manifests_and_prints_counts(project, sample):
+    write_params(project, {"data.keywords": ["yes", "no", "up"], "data.unknown": False, "data.silence": False,
+                           "split.validation_fraction": 0.3, "split.test_fraction": 0.3})
+    rows = [row for row in sample_rows(sample) if row["label"] in ("yes", "no", "up")]
+    (project / "data" / "raw").mkdir(parents=True)
+    manifest.write(project / "data" / "raw" / "manifest.csv", rows)
+    result = run_stage("split", project)
+    assert result.returncode == 0, result.stderr
+    written = {name: manifest.read(project / "data" / "splits" / f"{name}.csv") for name in split.SPLITS}
+    assert sum(len(part) for part in written.values()) == len(rows)
+    header, *lines = result.stdout.splitlines()
+    assert header.split() == ["label", "train", "validation", "test"]
+    assert lines[-1].split() == ["total", *(str(len(written[name])) for name in split.SPLITS)]
+
+
+def test_stage_rejects_labels_outside_the_class_list(project, sample):
+    (project / "data" / "raw").mkdir(parents=True)
+    manifest.write(project / "data" / "raw" / "manifest.csv", [{"path": "bed/x_nohash_0.wav", "label": "bed", "speaker": "x"}])
+    result = run_stage("split", project)
+    assert result.returncode == 1
+    assert "data/raw/manifest.csv, line 2: label 'bed' is not one of" in result.stderr

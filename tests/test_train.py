@@ -1,0 +1,32 @@
+import csv
+import json
+
+import numpy as np
+from transformers import AutoFeatureExtractor, TFAutoModelForAudioClassification
+
+from stages.features import Split
+
+
+def test_saved_model_loads_with_the_auto_classes(trained):
+    model = TFAutoModelForAudioClassification.from_pretrained(trained / "models/kws")
+    extractor = AutoFeatureExtractor.from_pretrained(trained / "models/kws")
+    assert model.config.id2label == {0: "yes", 1: "no", 2: "up", 3: "_silence_", 4: "_unknown_"}
+    assert extractor.return_attention_mask is True and extractor.sampling_rate == 16_000
+    test = Split(trained / "data/features/test")
+    inputs, _ = next(iter(test.dataset(4)))
+    logits = model(inputs).logits.numpy()
+    assert logits.shape == (4, 5) and np.isfinite(logits).all()
+    assert not (trained / "models/kws.partial").exists()
+
+
+def test_history_has_a_row_per_epoch(trained):
+    with open(trained / "metrics/training.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(rows[0])
+    assert all(0 <= float(row["val_accuracy"]) <= 1 for row in rows)
+
+
+def test_config_records_the_small_model(trained):
+    config = json.loads((trained / "models/kws/config.json").read_text())
+    assert config["hidden_size"] == 16 and config["conv_dim"] == [8, 8, 8]
