@@ -1,0 +1,146 @@
+"""End to end: the real `dvc repro` in a scratch git + DVC copy of the project, tiny params."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, write_params
+
+STAGES = ["download", "split", "preprocess", "train", "evaluate"]
+BIN = Path(sys.executable).parent
+
+
+def command(args: list[str], cwd: Path) -> str:
+    env = {
+        **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def dvc(*args: str, cwd: Path) -> str:
+    return command([str(BIN / "dvc"), *args], cwd)
+
+
+def ran(output: str) -> list[str]:
+    return re.findall(r"Running stage '(\w+)'", output)
+
+
+def stale(cwd: Path) -> set[str]:
+    """Stages whose own deps or params changed; `dvc repro` also reruns those downstream."""
+    return set(json.loads(dvc("status", "--json", cwd=cwd)))
+
+
+def set_param(cwd: Path, dotted: str, value) -> None:
+    params = yaml.safe_load((cwd / "params.yaml").read_text())
+    *parents, last = dotted.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    (cwd / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def lock_md5s(cwd: Path, stages: list[str]) -> dict:
+    lock = yaml.safe_load((cwd / "dvc.lock").read_text())["stages"]
+    return {stage: [out["md5"] for out in lock[stage]["outs"]] for stage in stages}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git + DVC repository holding the project's code with tiny params, reproduced once."""
+    work = tmp_path_factory.mktemp("pipeline")
+    shutil.copytree(REPO / "stages", work / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(REPO / name, work / name)
+    write_params(work)
+    command(["git", "init", "-q"], work)
+    dvc("init", "-q", cwd=work)
+    command(["git", "add", "-A"], work)
+    command(["git", "commit", "-qm", "project"], work)
+    output = dvc("repro", cwd=work)
+    assert ran(output) == STAGES
+    command(["git", "add", "-A"], work)
+    command(["git", "commit", "-qm", "first run"], work)
+    return work
+
+
+def test_second_repro_is_a_fast_no_op(repo):
+    start = time.perf_counter()
+    output = dvc("repro", cwd=repo)
+    elapsed = time.perf_counter() - start
+    assert ran(output) == []
+    assert all(f"Stage '{stage}' didn't change, skipping" in output for stage in STAGES)
+    assert elapsed < 5, f"no-op dvc repro took {elapsed:.1f} s"
+
+
+def test_training_params_rerun_only_train_and_evaluate_and_diffs_show_it(repo):
+    set_param(repo, "train.epochs", 2)
+    assert stale(repo) == {"train"}
+    assert ran(dvc("repro", cwd=repo)) == ["train", "evaluate"]
+    command(["git", "add", "-A"], repo)
+    command(["git", "commit", "-qm", "two epochs"], repo)
+    params_diff = json.loads(dvc("params", "diff", "HEAD~1", "--json", cwd=repo))
+    assert params_diff["params.yaml"]["train.epochs"]["old"] == 1
+    assert params_diff["params.yaml"]["train.epochs"]["new"] == 2
+    metrics_diff = json.loads(dvc("metrics", "diff", "HEAD~1", "--json", cwd=repo))
+    assert "loss" in metrics_diff["metrics/metrics.json"]
+    learning_rate = yaml.safe_load((repo / "params.yaml").read_text())["train"]["learning_rate"]
+    set_param(repo, "train.learning_rate", learning_rate * 2)
+    assert stale(repo) == {"train"}
+    command(["git", "checkout", "params.yaml"], repo)
+    assert stale(repo) == set()
+
+
+def test_keywords_rerun_every_stage(repo):
+    set_param(repo, "data.keywords", ["yes", "no", "down"])
+    assert stale(repo) == {"download", "split", "preprocess"}
+    assert ran(dvc("repro", cwd=repo)) == STAGES
+    command(["git", "checkout", "params.yaml"], repo)
+    dvc("repro", cwd=repo)
+    assert stale(repo) == set()
+
+
+def test_editing_the_preprocess_module_reruns_preprocess_train_evaluate(repo):
+    module = repo / "stages" / "preprocess.py"
+    original = module.read_text()
+    edit = ("return audio.crop(samples, length)", "return audio.crop(samples, length) * 0.5")
+    assert edit[0] in original
+    module.write_text(original.replace(*edit))
+    assert stale(repo) == {"preprocess"}
+    assert ran(dvc("repro", cwd=repo)) == ["preprocess", "train", "evaluate"]
+    module.write_text(original)
+    dvc("repro", cwd=repo)
+    module.write_text(original + "\n# a comment changes the code but not the features\n")
+    assert ran(dvc("repro", cwd=repo)) == ["preprocess"]
+    module.write_text(original)
+    dvc("repro", cwd=repo)
+    assert stale(repo) == set()
+
+
+def test_plots_show_writes_the_confusion_matrix_and_curves(repo):
+    dvc("plots", "show", "-o", "plots_html", cwd=repo)
+    page = (repo / "plots_html" / "index.html").read_text()
+    for title in ("Confusion matrix (test)", "Loss per epoch", "Accuracy per epoch", "F1 per class (test)"):
+        assert title in page
+
+
+def test_data_stages_are_byte_identical_from_scratch(repo):
+    data_stages = ["download", "split", "preprocess"]
+    before = lock_md5s(repo, data_stages)
+    shutil.rmtree(repo / "data")
+    assert ran(dvc("repro", "--force", "preprocess", cwd=repo)) == data_stages
+    assert lock_md5s(repo, data_stages) == before
