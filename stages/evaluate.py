@@ -1,8 +1,9 @@
-"""Stage 5: score the saved model on the held-out test split.
+"""Stage 5: score the saved model on the held-out test split and on any extra test sets.
 
-Writes metrics/metrics.json (accuracy, macro_f1, loss, clips), metrics/per_class.csv
-(precision, recall, F1, support per label) and metrics/predictions.csv (actual, predicted
-per clip) that `dvc plots` draws as a confusion matrix.
+Writes metrics/metrics.json (accuracy, macro and weighted F1, loss, clips; one entry per
+extra set under `extra_sets`), metrics/per_class.csv (precision, recall, F1, support per
+label), metrics/predictions.csv (actual, predicted per clip: the confusion matrices of
+`dvc plots`) and metrics/misclassified.csv (the most confident mistakes, every set).
 """
 
 from __future__ import annotations
@@ -10,32 +11,54 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_recall_fscore_support
-from transformers import TFAutoModelForAudioClassification
+from tqdm import tqdm
 
-from stages import atomic, params
+from stages import atomic, audio, manifest, params
 from stages.cli import run
+from stages.errors import PipelineError
 from stages.features import Split
-from stages.paths import FEATURES_DIR, METRICS_DIR, MODEL_DIR
+from stages.inference import Classifier
+from stages.params import SILENCE, UNKNOWN
+from stages.paths import FEATURES_DIR, METRICS_DIR, MODEL_DIR, SPLITS_DIR
+from stages.sources import folder
+
+MISTAKES_KEPT = 20
 
 
-def predict_probabilities(model, split: Split, batch_size: int) -> np.ndarray:
-    """Softmax probabilities for every clip of the split, in order."""
-    batches = [tf.nn.softmax(model(inputs, training=False).logits).numpy() for inputs, _ in split.dataset(batch_size)]
-    return np.concatenate(batches)
+def predict_split(classifier: Classifier, split: Split, batch_size: int) -> np.ndarray:
+    """Softmax probabilities for every clip of a preprocessed split, in order."""
+    return np.concatenate([
+        tf.nn.softmax(classifier.model(inputs, training=False).logits).numpy()
+        for inputs, _ in split.dataset(batch_size)
+    ])
+
+
+def predict_folder(classifier: Classifier, root: Path, rows: list[dict[str, str]], batch_size: int) -> np.ndarray:
+    """Softmax probabilities for clips read from a folder, decoded as preprocess would."""
+    clips = []
+    for row in tqdm(rows, desc=f"read {root}", unit="clip"):
+        try:
+            clips.append(audio.read(root / row["path"]))
+        except Exception as error:
+            raise PipelineError(f"{root / row['path']}: cannot decode audio ({error})") from None
+    return classifier.probabilities(clips, batch_size)
 
 
 def scores(labels: list[str], truth: np.ndarray, probabilities: np.ndarray) -> tuple[dict, list[dict]]:
     """Summary metrics and per-class precision / recall / F1 / support."""
     predicted = probabilities.argmax(axis=1)
     ids = list(range(len(labels)))
+    keyword = np.array([labels[t] not in (SILENCE, UNKNOWN) for t in truth], dtype=bool)
     summary = {
         "accuracy": float(accuracy_score(truth, predicted)),
         "macro_f1": float(f1_score(truth, predicted, labels=ids, average="macro", zero_division=0)),
         "weighted_f1": float(f1_score(truth, predicted, labels=ids, average="weighted", zero_division=0)),
+        "keyword_accuracy": float(accuracy_score(truth[keyword], predicted[keyword])) if keyword.any() else None,
         "loss": float(log_loss(truth, probabilities, labels=ids)),
         "clips": int(len(truth)),
     }
@@ -47,28 +70,62 @@ def scores(labels: list[str], truth: np.ndarray, probabilities: np.ndarray) -> t
     return summary, per_class
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
+def mistakes(name: str, paths: list[str], labels: list[str], truth: np.ndarray, probabilities: np.ndarray) -> list[dict]:
+    """The wrong predictions made with the highest confidence, most confident first."""
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != truth)
+    wrong = wrong[np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")][:MISTAKES_KEPT]
+    return [
+        {"set": name, "path": paths[i], "actual": labels[truth[i]], "predicted": labels[predicted[i]],
+         "probability": round(float(probabilities[i, predicted[i]]), 4)}
+        for i in wrong
+    ]
+
+
+def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
     """Write rows as CSV through a temporary file."""
     with atomic.output_file(path) as partial, open(partial, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 
 
+def evaluate_extra_sets(classifier: Classifier, extra_sets: dict[str, str], batch_size: int) -> tuple[dict[str, Any], list[dict]]:
+    """Summary metrics and mistakes for each folder in `evaluate.extra_sets`."""
+    summaries, wrong = {}, []
+    for name, location in extra_sets.items():
+        root = Path(location)
+        if not root.is_dir():
+            raise PipelineError(f"params.yaml: evaluate.extra_sets.{name}: {root} is not a directory")
+        rows = folder.scan(root, classifier.labels)
+        if not rows:
+            raise PipelineError(f"params.yaml: evaluate.extra_sets.{name}: no clips of {classifier.labels} in {root}")
+        truth = np.array([classifier.labels.index(row["label"]) for row in rows])
+        probabilities = predict_folder(classifier, root, rows, batch_size)
+        summaries[name], _ = scores(classifier.labels, truth, probabilities)
+        wrong += mistakes(name, [row["path"] for row in rows], classifier.labels, truth, probabilities)
+    return summaries, wrong
+
+
 def main() -> None:
-    """Evaluate models/kws on data/features/test and write the reports under metrics/."""
-    config = params.load()
-    model = TFAutoModelForAudioClassification.from_pretrained(MODEL_DIR)
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    """Evaluate models/kws on data/features/test and the extra sets; write metrics/."""
+    config = params.load()["evaluate"]
+    classifier = Classifier(MODEL_DIR)
+    labels = classifier.labels
     test = Split(FEATURES_DIR / "test")
-    probabilities = predict_probabilities(model, test, config["evaluate"]["batch_size"])
+    probabilities = predict_split(classifier, test, config["batch_size"])
     truth = np.asarray(test.labels)
     summary, per_class = scores(labels, truth, probabilities)
+    test_paths = [row["path"] for row in manifest.read(SPLITS_DIR / "test.csv")]
+    wrong = mistakes("test", test_paths, labels, truth, probabilities)
+    if config["extra_sets"]:
+        summary["extra_sets"], extra_wrong = evaluate_extra_sets(classifier, config["extra_sets"], config["batch_size"])
+        wrong += extra_wrong
     predicted = probabilities.argmax(axis=1)
-    write_csv(METRICS_DIR / "per_class.csv", per_class)
-    write_csv(METRICS_DIR / "predictions.csv", [
-        {"actual": labels[t], "predicted": labels[p]} for t, p in zip(truth, predicted)
-    ])
+    write_csv(METRICS_DIR / "per_class.csv", per_class, ["label", "precision", "recall", "f1", "support"])
+    write_csv(METRICS_DIR / "predictions.csv",
+              [{"actual": labels[t], "predicted": labels[p]} for t, p in zip(truth, predicted)], ["actual", "predicted"])
+    write_csv(METRICS_DIR / "misclassified.csv", wrong, ["set", "path", "actual", "predicted", "probability"])
     with atomic.output_file(METRICS_DIR / "metrics.json") as partial:
         partial.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

@@ -43,7 +43,7 @@ SCHEMA: dict[str, Any] = {
         "epochs": int, "batch_size": int, "learning_rate": float, "jit_compile": bool,
         "augment": {"time_shift_s": float, "speed": float},
     },
-    "evaluate": {"batch_size": int},
+    "evaluate": {"batch_size": int, "extra_sets": FREE_FORM},
 }
 
 
@@ -153,6 +153,9 @@ def _check_values(params: dict[str, Any]) -> None:
         raise PipelineError(f"train.augment.speed: must lie in [0, 1), got {augment['speed']}")
     if params["evaluate"]["batch_size"] <= 0:
         raise PipelineError(f"evaluate.batch_size: must be positive, got {params['evaluate']['batch_size']}")
+    for name, location in params["evaluate"]["extra_sets"].items():
+        if not isinstance(location, str) or not location:
+            raise PipelineError(f"evaluate.extra_sets.{name}: expected the path of a folder, got {location!r}")
 
 
 def main() -> None:

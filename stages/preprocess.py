@@ -24,17 +24,23 @@ from stages.paths import FEATURES_DIR, LABELS_FILE, RAW_DIR, SPLITS, SPLITS_DIR
 CHUNK = 256
 
 
-def feature_extractor(model: dict[str, Any]) -> Wav2Vec2FeatureExtractor:
-    """The checkpoint's own feature extractor, or a normalising one for the small model."""
+def feature_extractor(model: dict[str, Any], max_duration_s: float) -> Wav2Vec2FeatureExtractor:
+    """The checkpoint's own feature extractor, or a normalising one for the small model.
+
+    It also records the clip length, so whoever loads the model crops input as training did.
+    """
     if model["checkpoint"]:
-        return AutoFeatureExtractor.from_pretrained(model["checkpoint"])
-    return Wav2Vec2FeatureExtractor(
-        feature_size=1,
-        sampling_rate=audio.SAMPLE_RATE,
-        padding_value=0.0,
-        do_normalize=True,
-        return_attention_mask=model["return_attention_mask"],
-    )
+        extractor = AutoFeatureExtractor.from_pretrained(model["checkpoint"])
+    else:
+        extractor = Wav2Vec2FeatureExtractor(
+            feature_size=1,
+            sampling_rate=audio.SAMPLE_RATE,
+            padding_value=0.0,
+            do_normalize=True,
+            return_attention_mask=model["return_attention_mask"],
+        )
+    extractor.max_duration_s = max_duration_s
+    return extractor
 
 
 def load_clip(path: Path, length: int) -> np.ndarray:
@@ -82,7 +88,7 @@ def main() -> None:
     config = params.load()
     labels = params.class_names(config["data"])
     length = int(round(config["data"]["max_duration_s"] * audio.SAMPLE_RATE))
-    extractor = feature_extractor(config["model"])
+    extractor = feature_extractor(config["model"], config["data"]["max_duration_s"])
     with atomic.output_dir(FEATURES_DIR) as out:
         for name in SPLITS:
             rows = manifest.read(SPLITS_DIR / f"{name}.csv")

@@ -50,4 +50,7 @@ def test_metrics_and_plots_are_declared():
     pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
     assert pipeline["stages"]["evaluate"]["metrics"] == [{"metrics/metrics.json": {"cache": False}}]
     titles = [next(iter(plot)) for plot in pipeline["plots"]]
-    assert titles == ["Loss per epoch", "Accuracy per epoch", "Confusion matrix (test)", "F1 per class (test)"]
+    assert titles == [
+        "Loss per epoch", "Accuracy per epoch", "Learning rate per epoch", "Confusion matrix (test)",
+        "Confusion matrix, row-normalised (test)", "F1 per class (test)",
+    ]

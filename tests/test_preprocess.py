@@ -27,7 +27,8 @@ def stage_real_clips(project, sample, words=("yes", "no", "up"), per_word=2):
 
 
 def test_features_match_the_feature_extractor(project, sample):
-    write_params(project, {"data.unknown": False, "data.silence": False, "data.max_duration_s": 0.8})
+    write_params(project, {"data.unknown": False, "data.silence": False, "data.max_duration_s": 0.8,
+                           "model.return_attention_mask": True})
     splits = stage_real_clips(project, sample)
     result = run_stage("preprocess", project)
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,48 @@
+"""A trained model with its feature extractor: raw waveforms in, class probabilities out.
+
+Used by evaluate (extra test sets) and predict, so both prepare audio exactly as preprocess
+did for training: crop to the trained clip length, then the feature extractor's
+normalisation and padding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from transformers import AutoFeatureExtractor, TFAutoModelForAudioClassification
+
+from stages import audio
+from stages.errors import PipelineError
+
+
+class Classifier:
+    """models/kws (or any directory in that layout), ready to score waveforms."""
+
+    def __init__(self, model_dir: Path) -> None:
+        model_dir = Path(model_dir)
+        if not (model_dir / "config.json").exists():
+            raise PipelineError(f"{model_dir}: no trained model here (run `dvc repro` first)")
+        self.model = TFAutoModelForAudioClassification.from_pretrained(model_dir)
+        self.extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+        config = self.model.config
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        self.clip_samples = int(round(getattr(self.extractor, "max_duration_s", 1.0) * audio.SAMPLE_RATE))
+
+    def inputs(self, clips: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """Model inputs for 16 kHz mono clips, as preprocess makes them."""
+        features = self.extractor(
+            [audio.crop(clip, self.clip_samples) for clip in clips],
+            sampling_rate=audio.SAMPLE_RATE, padding="max_length", max_length=self.clip_samples,
+            return_attention_mask=self.extractor.return_attention_mask, return_tensors="np",
+        )
+        return {key: features[key] for key in ("input_values", "attention_mask") if key in features}
+
+    def probabilities(self, clips: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
+        """Softmax probabilities, clips × labels."""
+        batches = [
+            tf.nn.softmax(self.model(self.inputs(clips[start : start + batch_size]), training=False).logits).numpy()
+            for start in range(0, len(clips), batch_size)
+        ]
+        return np.concatenate(batches) if batches else np.zeros((0, len(self.labels)), dtype=np.float32)
