@@ -3,7 +3,8 @@
 Writes metrics/metrics.json (accuracy, macro and weighted F1, loss, clips; one entry per
 extra set under `extra_sets`), metrics/per_class.csv (precision, recall, F1, support per
 label), metrics/predictions.csv (actual, predicted per clip: the confusion matrices of
-`dvc plots`) and metrics/misclassified.csv (the most confident mistakes, every set).
+`dvc plots`), metrics/misclassified.csv (the most confident mistakes, every set) and
+metrics/report.png (curves, confusion matrix and F1 per class in one picture).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import tensorflow as tf
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_recall_fscore_support
 from tqdm import tqdm
 
-from stages import atomic, audio, manifest, params
+from stages import atomic, audio, manifest, params, report
 from stages.cli import run
 from stages.errors import PipelineError
 from stages.features import Split
 from stages.inference import Classifier
 from stages.params import SILENCE, UNKNOWN
-from stages.paths import FEATURES_DIR, METRICS_DIR, MODEL_DIR, SPLITS_DIR
+from stages.paths import FEATURES_DIR, HISTORY_FILE, METRICS_DIR, MODEL_DIR, SPLITS_DIR
 from stages.sources import folder
 
 MISTAKES_KEPT = 20
@@ -126,6 +127,8 @@ def main() -> None:
     write_csv(METRICS_DIR / "predictions.csv",
               [{"actual": labels[t], "predicted": labels[p]} for t, p in zip(truth, predicted)], ["actual", "predicted"])
     write_csv(METRICS_DIR / "misclassified.csv", wrong, ["set", "path", "actual", "predicted", "probability"])
+    with atomic.output_file(METRICS_DIR / "report.png") as partial:
+        report.render(HISTORY_FILE, labels, truth, predicted, per_class, partial)
     with atomic.output_file(METRICS_DIR / "metrics.json") as partial:
         partial.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

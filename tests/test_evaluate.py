@@ -78,3 +78,9 @@ def test_missing_extra_set_folder_is_named(trained, tmp_path):
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: params.yaml: evaluate.extra_sets.mine: {tmp_path / 'absent'} is not a directory"
     )
+
+
+def test_report_picture_is_written(trained):
+    assert run_stage("evaluate", trained).returncode == 0
+    png = (trained / "metrics/report.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000
