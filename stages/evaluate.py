@@ -3,8 +3,9 @@
 Writes metrics/metrics.json (accuracy, macro and weighted F1, loss, clips; one entry per
 extra set under `extra_sets`), metrics/per_class.csv (precision, recall, F1, support per
 label), metrics/predictions.csv (actual, predicted per clip: the confusion matrices of
-`dvc plots`), metrics/misclassified.csv (the most confident mistakes, every set) and
-metrics/report.png (curves, confusion matrix and F1 per class in one picture).
+`dvc plots`), metrics/misclassified.csv (the most confident mistakes, every set),
+metrics/report.png (curves, confusion matrix and F1 per class in one picture) and, for each
+extra set, the same per-class scores and predictions under metrics/extra_sets/.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from stages.errors import PipelineError
 from stages.features import Split
 from stages.inference import Classifier
 from stages.params import SILENCE, UNKNOWN
-from stages.paths import FEATURES_DIR, HISTORY_FILE, METRICS_DIR, MODEL_DIR, SPLITS_DIR
+from stages.paths import EXTRA_SETS_DIR, FEATURES_DIR, HISTORY_FILE, METRICS_DIR, MODEL_DIR, SPLITS_DIR
 from stages.sources import folder
 
 MISTAKES_KEPT = 20
@@ -91,8 +92,9 @@ def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
         writer.writerows(rows)
 
 
-def evaluate_extra_sets(classifier: Classifier, extra_sets: dict[str, str], batch_size: int) -> tuple[dict[str, Any], list[dict]]:
-    """Summary metrics and mistakes for each folder in `evaluate.extra_sets`."""
+def evaluate_extra_sets(classifier: Classifier, extra_sets: dict[str, str], batch_size: int, out: Path) -> tuple[dict[str, Any], list[dict]]:
+    """The test report for each folder in `evaluate.extra_sets`: summary metrics returned,
+    per-class scores and per-clip predictions written to `out/<name>_*.csv`."""
     summaries, wrong = {}, []
     for name, location in extra_sets.items():
         root = Path(location)
@@ -103,9 +105,20 @@ def evaluate_extra_sets(classifier: Classifier, extra_sets: dict[str, str], batc
             raise PipelineError(f"params.yaml: evaluate.extra_sets.{name}: no clips of {classifier.labels} in {root}")
         truth = np.array([classifier.labels.index(row["label"]) for row in rows])
         probabilities = predict_folder(classifier, root, rows, batch_size)
-        summaries[name], _ = scores(classifier.labels, truth, probabilities)
+        summaries[name], per_class = scores(classifier.labels, truth, probabilities)
+        write_reports(out, f"{name}_", classifier.labels, truth, probabilities.argmax(axis=1), per_class,
+                      [row["path"] for row in rows])
         wrong += mistakes(name, [row["path"] for row in rows], classifier.labels, truth, probabilities)
     return summaries, wrong
+
+
+def write_reports(out: Path, prefix: str, labels: list[str], truth: np.ndarray, predicted: np.ndarray,
+                  per_class: list[dict], paths: list[str]) -> None:
+    """`<prefix>per_class.csv` and `<prefix>predictions.csv` (path, actual, predicted) in `out`."""
+    write_csv(out / f"{prefix}per_class.csv", per_class, ["label", "precision", "recall", "f1", "support"])
+    write_csv(out / f"{prefix}predictions.csv",
+              [{"path": path, "actual": labels[t], "predicted": labels[p]} for path, t, p in zip(paths, truth, predicted)],
+              ["path", "actual", "predicted"])
 
 
 def main() -> None:
@@ -115,22 +128,26 @@ def main() -> None:
     labels = classifier.labels
     test = Split(FEATURES_DIR / "test")
     probabilities = predict_split(classifier, test, config["batch_size"])
-    truth = np.asarray(test.labels)
+    truth, predicted = np.asarray(test.labels), probabilities.argmax(axis=1)
     summary, per_class = scores(labels, truth, probabilities)
     test_paths = [row["path"] for row in manifest.read(SPLITS_DIR / "test.csv")]
     wrong = mistakes("test", test_paths, labels, truth, probabilities)
-    if config["extra_sets"]:
-        summary["extra_sets"], extra_wrong = evaluate_extra_sets(classifier, config["extra_sets"], config["batch_size"])
-        wrong += extra_wrong
-    predicted = probabilities.argmax(axis=1)
-    write_csv(METRICS_DIR / "per_class.csv", per_class, ["label", "precision", "recall", "f1", "support"])
-    write_csv(METRICS_DIR / "predictions.csv",
-              [{"actual": labels[t], "predicted": labels[p]} for t, p in zip(truth, predicted)], ["actual", "predicted"])
-    write_csv(METRICS_DIR / "misclassified.csv", wrong, ["set", "path", "actual", "predicted", "probability"])
-    with atomic.output_file(METRICS_DIR / "report.png") as partial:
-        report.render(HISTORY_FILE, labels, truth, predicted, per_class, partial)
-    with atomic.output_file(METRICS_DIR / "metrics.json") as partial:
-        partial.write_text(json.dumps(summary, indent=2) + "\n")
+    with atomic.output_dir(EXTRA_SETS_DIR) as extra_out:
+        if config["extra_sets"]:
+            summary["extra_sets"], extra_wrong = evaluate_extra_sets(
+                classifier, config["extra_sets"], config["batch_size"], extra_out
+            )
+            wrong += extra_wrong
+        write_csv(extra_out / "index.csv", [
+            {"name": name, "path": config["extra_sets"][name], "clips": result["clips"], "accuracy": round(result["accuracy"], 4)}
+            for name, result in summary.get("extra_sets", {}).items()
+        ], ["name", "path", "clips", "accuracy"])
+        write_reports(METRICS_DIR, "", labels, truth, predicted, per_class, test_paths)
+        write_csv(METRICS_DIR / "misclassified.csv", wrong, ["set", "path", "actual", "predicted", "probability"])
+        with atomic.output_file(METRICS_DIR / "report.png") as partial:
+            report.render(HISTORY_FILE, labels, truth, predicted, per_class, partial)
+        with atomic.output_file(METRICS_DIR / "metrics.json") as partial:
+            partial.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 
 

@@ -11,3 +11,5 @@ LABELS_FILE = FEATURES_DIR / "labels.json"
 MODEL_DIR = Path("models/kws")
 METRICS_DIR = Path("metrics")
 HISTORY_FILE = METRICS_DIR / "training.csv"
+TRAINING_SUMMARY = METRICS_DIR / "training.json"
+EXTRA_SETS_DIR = METRICS_DIR / "extra_sets"

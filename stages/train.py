@@ -15,7 +15,7 @@ from stages import atomic, augment, card, params
 from stages.cli import run
 from stages.features import Split
 from stages.model import build
-from stages.paths import FEATURES_DIR, HISTORY_FILE, LABELS_FILE, MODEL_DIR
+from stages.paths import FEATURES_DIR, HISTORY_FILE, LABELS_FILE, MODEL_DIR, TRAINING_SUMMARY
 
 
 def learning_rate_schedule(peak: float, total_steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
@@ -74,6 +74,9 @@ def main() -> None:
             clips = {name: len(split) for name, split in
                      (("train", train_split), ("validation", validation_split), ("test", Split(FEATURES_DIR / "test")))}
             (out / "README.md").write_text(card.render(config, labels, clips, history.history))
+    last_epoch = {name: round(float(values[-1]), 6) for name, values in history.history.items()}
+    with atomic.output_file(TRAINING_SUMMARY) as partial:
+        partial.write_text(json.dumps({"epochs": len(history.epoch), **last_epoch}, indent=2) + "\n")
     print(f"train: saved {MODEL_DIR} ({model.count_params():,} parameters)")
 
 

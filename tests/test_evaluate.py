@@ -32,6 +32,7 @@ def test_stage_writes_metrics_consistent_with_predictions(trained):
     metrics = json.loads((trained / "metrics/metrics.json").read_text())
     assert {"accuracy", "macro_f1", "weighted_f1", "keyword_accuracy", "loss", "clips"} <= set(metrics)
     assert "extra_sets" not in metrics
+    assert (trained / "metrics/extra_sets/index.csv").read_text() == "name,path,clips,accuracy\n"
     with open(trained / "metrics/predictions.csv", newline="") as handle:
         predictions = list(csv.DictReader(handle))
     assert len(predictions) == metrics["clips"] == len(np.load(trained / "data/features/test/labels.npy"))
@@ -68,6 +69,15 @@ def test_extra_sets_add_their_metrics_and_mistakes(trained, sample):
     with open(trained / "metrics/misclassified.csv", newline="") as handle:
         sets = {row["set"] for row in csv.DictReader(handle)}
     assert "real" in sets
+    extra = trained / "metrics/extra_sets"
+    with open(extra / "real_predictions.csv", newline="") as handle:
+        predictions = list(csv.DictReader(handle))
+    assert len(predictions) == expected
+    assert sum(r["actual"] == r["predicted"] for r in predictions) == round(real["accuracy"] * expected)
+    with open(extra / "real_per_class.csv", newline="") as handle:
+        assert sum(int(row["support"]) for row in csv.DictReader(handle)) == expected
+    with open(extra / "index.csv", newline="") as handle:
+        assert [(r["name"], r["clips"]) for r in csv.DictReader(handle)] == [("real", str(expected))]
 
 
 def test_missing_extra_set_folder_is_named(trained, tmp_path):

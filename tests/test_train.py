@@ -40,3 +40,11 @@ def test_model_card_and_clip_length_travel_with_the_model(trained):
     assert "synthetic" in card and "| val_accuracy |" in card
     extractor = AutoFeatureExtractor.from_pretrained(trained / "models/kws")
     assert extractor.max_duration_s == 0.5
+
+
+def test_training_summary_holds_the_last_epoch(trained):
+    summary = json.loads((trained / "metrics/training.json").read_text())
+    with open(trained / "metrics/training.csv", newline="") as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert summary["epochs"] == 2
+    assert summary["val_accuracy"] == round(float(last["val_accuracy"]), 6)
