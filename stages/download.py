@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections import Counter
 from stages import atomic, manifest, params
 from stages.cli import run
-from stages.paths import MANIFEST, RAW_DIR
-from stages.sources import synthetic
+from stages.paths import DOWNLOADS_DIR, MANIFEST, RAW_DIR
+from stages.sources import speech_commands, synthetic
 
 
 def main() -> None:
     """Build data/raw from `data.source`."""
     config = params.load()
     with atomic.output_dir(RAW_DIR) as out:
-        rows = synthetic.synthesise(config, out)
+        if config["data"]["source"] == "speech_commands":
+            rows = speech_commands.materialise(config["data"], DOWNLOADS_DIR, out)
+        else:
+            rows = synthetic.synthesise(config, out)
         manifest.write(out / MANIFEST.name, rows)
     speakers = len({row["speaker"] for row in rows})
     per_label = ", ".join(f"{label} {n}" for label, n in sorted(Counter(r["label"] for r in rows).items()))

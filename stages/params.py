@@ -16,7 +16,7 @@ from stages.cli import run
 from stages.errors import PipelineError
 
 PARAMS_FILE = Path("params.yaml")
-SOURCES = ("synthetic",)
+SOURCES = ("synthetic", "speech_commands")
 SILENCE, UNKNOWN = "_silence_", "_unknown_"
 
 FREE_FORM = dict

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+DOWNLOADS_DIR = Path("data/downloads")
+"""Verified archives and their unpacked copies: kept between runs, not a DVC output."""
 RAW_DIR = Path("data/raw")
 MANIFEST = RAW_DIR / "manifest.csv"
 SPLITS_DIR = Path("data/splits")

@@ -27,10 +27,14 @@ def which_set(speaker: str, validation_percent: float, test_percent: float) -> s
 
 
 def assign(rows: list[dict[str, str]], validation_fraction: float, test_fraction: float) -> dict[str, list[dict[str, str]]]:
-    """Group manifest rows by split, keyed on each row's speaker."""
+    """Group manifest rows by split: the source's own split where the manifest has one (the
+    Speech Commands lists), otherwise the speaker-hash rule."""
     splits: dict[str, list[dict[str, str]]] = {name: [] for name in SPLITS}
-    for row in rows:
-        splits[which_set(row["speaker"], validation_fraction * 100, test_fraction * 100)].append(row)
+    for line, row in enumerate(rows, start=2):
+        name = row.get("split") or which_set(row["speaker"], validation_fraction * 100, test_fraction * 100)
+        if name not in splits:
+            raise PipelineError(f"{MANIFEST}, line {line}: split {name!r} is not one of {', '.join(SPLITS)}")
+        splits[name].append(row)
     return splits
 
 
@@ -39,14 +43,14 @@ def check(splits: dict[str, list[dict[str, str]]], labels: list[str]) -> None:
     for name, rows in splits.items():
         if not rows:
             raise PipelineError(
-                f"split {name!r} is empty: add speakers (data.synthetic.speakers) "
+                f"split {name!r} is empty: add data (more speakers) "
                 "or change split.validation_fraction / split.test_fraction"
             )
         present = {row["label"] for row in rows}
         missing = [label for label in labels if label not in present]
         if missing:
             raise PipelineError(
-                f"split {name!r} has no clips of {', '.join(missing)}: add speakers (data.synthetic.speakers) "
+                f"split {name!r} has no clips of {', '.join(missing)}: add data (more speakers) "
                 "or change split.validation_fraction / split.test_fraction"
             )
 

@@ -47,9 +47,18 @@ def test_adding_data_never_moves_a_clip(sample):
         assert all(row in after[name] for row in before[name])
 
 
+def test_a_split_column_from_the_source_wins_over_the_hash():
+    rows = [{"label": "yes", "speaker": "a", "split": "test"}, {"label": "yes", "speaker": "a", "split": ""}]
+    splits = split.assign(rows, 0.1, 0.1)
+    assert splits["test"] == rows[:1]
+    assert rows[1] in splits[split.which_set("a", 10, 10)]
+    with pytest.raises(PipelineError, match="line 2: split 'dev' is not one of train, validation, test"):
+        split.assign([{"label": "yes", "speaker": "a", "split": "dev"}], 0.1, 0.1)
+
+
 def test_empty_split_and_missing_label_are_clear_errors():
     rows = [{"label": "yes", "speaker": "a"}, {"label": "no", "speaker": "b"}]
-    with pytest.raises(PipelineError, match="split 'validation' is empty: add speakers"):
+    with pytest.raises(PipelineError, match="split 'validation' is empty: add data"):
         split.check({"train": rows, "validation": [], "test": rows}, ["yes", "no"])
     with pytest.raises(PipelineError, match="split 'test' has no clips of no"):
         split.check({"train": rows, "validation": rows, "test": rows[:1]}, ["yes", "no"])
