@@ -11,6 +11,7 @@ SPLITS = ("train", "validation", "test")
 FEATURES_DIR = Path("data/features")
 LABELS_FILE = FEATURES_DIR / "labels.json"
 MODEL_DIR = Path("models/kws")
+EXPORT_DIR = Path("models/export")
 METRICS_DIR = Path("metrics")
 HISTORY_FILE = METRICS_DIR / "training.csv"
 TRAINING_SUMMARY = METRICS_DIR / "training.json"
