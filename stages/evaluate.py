@@ -20,8 +20,9 @@ import tensorflow as tf
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_recall_fscore_support
 from tqdm import tqdm
 
-from stages import atomic, audio, manifest, params, report
+from stages import atomic, manifest, params, report
 from stages.cli import run
+from stages.decode import decode
 from stages.errors import PipelineError
 from stages.features import Split
 from stages.inference import Classifier
@@ -42,12 +43,7 @@ def predict_split(classifier: Classifier, split: Split, batch_size: int) -> np.n
 
 def predict_folder(classifier: Classifier, root: Path, rows: list[dict[str, str]], batch_size: int) -> np.ndarray:
     """Softmax probabilities for clips read from a folder, decoded as preprocess would."""
-    clips = []
-    for row in tqdm(rows, desc=f"read {root}", unit="clip"):
-        try:
-            clips.append(audio.read(root / row["path"]))
-        except Exception as error:
-            raise PipelineError(f"{root / row['path']}: cannot decode audio ({error})") from None
+    clips = [decode(root / row["path"]) for row in tqdm(rows, desc=f"read {root}", unit="clip")]
     return classifier.probabilities(clips, batch_size)
 
 

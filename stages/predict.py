@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from stages import audio
 from stages.cli import run
+from stages.decode import decode
 from stages.errors import PipelineError
 from stages.inference import Classifier
 from stages.params import SILENCE, UNKNOWN
@@ -132,19 +133,6 @@ def is_audio(path: Path) -> bool:
     return True
 
 
-def load(path: Path) -> np.ndarray:
-    """Decode a file to 16 kHz mono, refusing what the model cannot score."""
-    try:
-        samples = audio.read(path)
-    except Exception as error:
-        raise PipelineError(f"{path}: cannot decode audio ({error})") from None
-    if not len(samples):
-        raise PipelineError(f"{path}: no audio samples")
-    if not np.isfinite(samples).all():
-        raise PipelineError(f"{path}: NaN or infinite samples")
-    return samples
-
-
 def windows(samples: np.ndarray, length: int, hop: int) -> list[np.ndarray]:
     """Views of `length` samples every `hop` samples, until the recording is covered.
 
@@ -164,7 +152,7 @@ def top_labels(classifier: Classifier, files: list[Path], k: int, batch_size: in
             scored, clips = [], []
             for path in batch:
                 try:  # cropped as Classifier would, so long recordings do not pile up in memory
-                    clips.append(audio.crop(load(path), classifier.clip_samples))
+                    clips.append(audio.crop(decode(path), classifier.clip_samples))
                     scored.append(path)
                 except PipelineError as error:
                     yield path, error
@@ -179,7 +167,7 @@ def keywords(classifier: Classifier, files: list[Path], args: argparse.Namespace
     hop = round(args.hop_s * audio.SAMPLE_RATE)
     for path in files:
         try:
-            samples = load(path)
+            samples = decode(path)
         except PipelineError as error:
             yield path, error
             continue

@@ -18,7 +18,7 @@ from transformers import AutoFeatureExtractor, Wav2Vec2FeatureExtractor
 
 from stages import atomic, audio, manifest, params
 from stages.cli import run
-from stages.errors import PipelineError
+from stages.decode import decode
 from stages.paths import FEATURES_DIR, LABELS_FILE, RAW_DIR, SPLITS, SPLITS_DIR
 
 CHUNK = 256
@@ -45,15 +45,7 @@ def feature_extractor(model: dict[str, Any], max_duration_s: float) -> Wav2Vec2F
 
 def load_clip(path: Path, length: int) -> np.ndarray:
     """Decode one clip to 16 kHz mono, cropped to `length` samples."""
-    try:
-        samples = audio.read(path)
-    except Exception as error:
-        raise PipelineError(f"{path}: cannot decode audio ({error})") from None
-    if not len(samples):
-        raise PipelineError(f"{path}: no audio samples")
-    if not np.isfinite(samples).all():
-        raise PipelineError(f"{path}: NaN or infinite samples")
-    return audio.crop(samples, length)
+    return audio.crop(decode(path), length)
 
 
 def write_split(rows: list[dict[str, str]], labels: list[str], extractor: Wav2Vec2FeatureExtractor,
