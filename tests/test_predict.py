@@ -14,11 +14,10 @@ import tf_keras as keras
 
 from stages import audio, predict, preprocess
 from stages.errors import PipelineError
-from stages.espeak import Speaker
 from stages.inference import Classifier
 from stages.model import build
 from stages.params import SILENCE, UNKNOWN
-from stages.sources.synthetic import coloured_noise, trim
+from stages.sources.synthetic import coloured_noise
 from tests.conftest import REPO, TINY
 
 LABELS = ["yes", "no", "up", SILENCE, UNKNOWN]
@@ -169,11 +168,20 @@ NOISE_LEVEL = 0.003
 
 
 @pytest.fixture(scope="module")
-def words() -> dict[str, np.ndarray]:
-    """One clean eSpeak take of each keyword at 16 kHz, silence trimmed."""
-    speaker = Speaker()
-    speaker.seed(0)
-    return {word: trim(audio.resample(speaker.say(word, "en-us", 150, 50, 50), speaker.sample_rate)) for word in SPOKEN}
+def words(tmp_path_factory) -> dict[str, np.ndarray]:
+    """One clean eSpeak take of each keyword at 16 kHz, silence trimmed, made in a fresh process:
+    eSpeak keeps state between utterances, so takes made after other tests' would vary with the
+    tests that ran before."""
+    path = tmp_path_factory.mktemp("words") / "words.npz"
+    script = (
+        "import sys; import numpy as np; from stages import audio; from stages.espeak import Speaker; "
+        "from stages.sources.synthetic import trim; speaker = Speaker(); speaker.seed(0); "
+        "np.savez(sys.argv[1], **{w: trim(audio.resample(speaker.say(w, 'en-us', 150, 50, 50), "
+        f"speaker.sample_rate)) for w in {SPOKEN!r}}})"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True, cwd=REPO)
+    with np.load(path) as saved:
+        return {word: saved[word] for word in SPOKEN}
 
 
 def noise(rng: np.random.Generator, length: int) -> np.ndarray:
