@@ -123,7 +123,7 @@ def test_keywords_rerun_every_stage(repo):
 def test_editing_the_preprocess_module_reruns_preprocess_and_what_follows(repo):
     module = repo / "stages" / "preprocess.py"
     original = module.read_text()
-    edit = ("return audio.crop(samples, length)", "return audio.crop(samples, length) * 0.5")
+    edit = ("return audio.crop(decode(path), length)", "return audio.crop(decode(path), length) * 0.5")
     assert edit[0] in original
     module.write_text(original.replace(*edit))
     assert stale(repo) == {"preprocess"}
