@@ -74,7 +74,7 @@ def digest(path):
 @pytest.fixture(scope="module")
 def server(sample, tmp_path_factory):
     """The two archives served on 127.0.0.1, and the sample clips they hold."""
-    directory = tmp_path_factory.mktemp("download.tensorflow.org")
+    directory = tmp_path_factory.mktemp("archives")
     clips = build_archives(sample, directory)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(directory)))
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
