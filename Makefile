@@ -20,3 +20,12 @@ test: $(STAMP)  ## unit tests for every stage, then the end-to-end dvc repro tes
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Speed and memory benchmarks against the reference implementations (bench/README.md): writes
+# bench/RESULTS.md and bench/results.json. BENCH_SIZE=tiny checks that they run (minutes);
+# BENCH_REPRO=1 also times the default `dvc repro` in a copy; BENCH_REPRO_S=<s> records a timing.
+BENCH_SIZE ?= full
+.PHONY: bench
+bench: $(STAMP)  ## benchmarks at BENCH_SIZE (full: the figures to report, 30-45 min on 2 cores)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.run --size $(BENCH_SIZE) \
+		$(if $(filter 1,$(BENCH_REPRO)),--repro) $(if $(BENCH_REPRO_S),--repro-seconds $(BENCH_REPRO_S)) $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""Training-time augmentation inside tf.data: random time shift and speed change.
+"""Training-time augmentation inside tf.data: time shift, speed change, noise and gain.
 
 Each batch draws its own random numbers from a seeded stream that differs between epochs,
 so training sees new variants every epoch yet is reproducible for a seed. Evaluation never
@@ -41,14 +41,43 @@ def warp(inputs: dict[str, tf.Tensor], seed: tf.Tensor, time_shift_s: float, spe
     return warped
 
 
+def mix(inputs: dict[str, tf.Tensor], seed: tf.Tensor, snr_db: list[float], gain_db: list[float]) -> dict[str, tf.Tensor]:
+    """Add white noise at a random SNR in `snr_db` (none when empty), keeping the clip's level,
+    then scale by a random gain in `gain_db` (none when empty). Padding stays silent.
+
+    The level is kept because the clips are already normalised as the model expects; gain
+    therefore only teaches something to a checkpoint whose extractor does not normalise.
+    """
+    values = inputs["input_values"]
+    real = tf.cast(inputs["attention_mask"], tf.float32) if "attention_mask" in inputs else tf.ones_like(values)
+    noise_seed, snr_seed, gain_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    batch = tf.shape(values)[0]
+    if snr_db:
+        snr = tf.random.stateless_uniform([batch, 1], snr_seed, snr_db[0], snr_db[1])
+        power = tf.reduce_sum(values**2 * real, axis=1, keepdims=True) / tf.maximum(tf.reduce_sum(real, 1, keepdims=True), 1.0)
+        noise_power = power * 10.0 ** (-snr / 10.0)
+        noise = tf.random.stateless_normal(tf.shape(values), noise_seed) * tf.sqrt(noise_power) * real
+        values = (values + noise) * tf.sqrt(power / (power + noise_power + 1e-12))
+    if gain_db:
+        values *= 10.0 ** (tf.random.stateless_uniform([batch, 1], gain_seed, gain_db[0], gain_db[1]) / 20.0)
+    return {**inputs, "input_values": values}
+
+
 def augmented(dataset: tf.data.Dataset, settings: dict[str, Any], seed: int) -> tf.data.Dataset:
-    """`dataset` of (inputs, labels) batches with `warp` applied, when any augmentation is on."""
-    if not settings["time_shift_s"] and not settings["speed"]:
+    """`dataset` of (inputs, labels) batches with `warp` and `mix` applied, where switched on."""
+    warping = bool(settings["time_shift_s"] or settings["speed"])
+    mixing = bool(settings["noise_snr_db"] or settings["gain_db"])
+    if not warping and not mixing:
         return dataset
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     def apply(batch, batch_seed):
         inputs, labels = batch
-        return warp(inputs, batch_seed, settings["time_shift_s"], settings["speed"]), labels
+        if warping:
+            inputs = warp(inputs, batch_seed, settings["time_shift_s"], settings["speed"])
+        if mixing:
+            mix_seed = tf.random.experimental.stateless_fold_in(batch_seed, 1)
+            inputs = mix(inputs, mix_seed, settings["noise_snr_db"], settings["gain_db"])
+        return inputs, labels
 
     return tf.data.Dataset.zip((dataset, seeds)).map(apply, num_parallel_calls=tf.data.AUTOTUNE)

@@ -4,8 +4,8 @@ The SavedModel's graph does all of `Classifier`'s work (crop or pad to the train
 length, the feature extractor's normalisation, the model, softmax), so a server or a phone
 needs no Python preprocessing and cannot drift from what the model was trained on. The
 TFLite models are converted from that SavedModel, with builtin ops only (no Flex delegate to
-ship): float, float16 weights, and dynamic-range quantised (int8 weights; its int8 kernels
-also quantise activations on the fly, which can cost accuracy: see `TFLITE_MODELS`).
+ship): float, float16 weights, and dynamic-range quantised (int8 weights; see `TFLITE_MODELS`).
+`pytorch/` is the same model for transformers' PyTorch-only tools (`stages.pytorch`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import argparse
 from pathlib import Path
 
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as tflite_schema
+from tensorflow.lite.tools import flatbuffer_utils
 from transformers import Wav2Vec2FeatureExtractor
 
-from stages import atomic
+from stages import atomic, pytorch
 from stages.cli import run
 from stages.errors import PipelineError
 from stages.inference import Classifier
@@ -84,10 +86,8 @@ class Serving(tf.Module):
 
 
 TFLITE_MODELS = {"model.tflite": None, "model_float16.tflite": "float16", "model_dynamic_range.tflite": "dynamic_range"}
-"""File name → weight quantisation. float16 halves the size and stays within 0.003 of the float
-model on the default model; dynamic-range (int8 weights) is smallest, but on the default model
-its conv-layer rounding is amplified by the layer norm after the feature encoder and it changes
-the top label of about a fifth of real clips: measure before shipping it."""
+"""File name → weight quantisation. float16 halves the size; dynamic-range stores int8 weights
+(a third of the size), with the convolutions computing in float (`float_convolutions`)."""
 
 
 def to_tflite(saved_model: Path, quantisation: str | None) -> bytes:
@@ -99,10 +99,55 @@ def to_tflite(saved_model: Path, quantisation: str | None) -> bytes:
     if quantisation == "float16":
         converter.target_spec.supported_types = [tf.float16]
     try:
-        return converter.convert()
+        model = converter.convert()
     except Exception as error:  # TFLite's ConverterError is not public API
         reason = str(error).splitlines()[0]
         raise PipelineError(f"{saved_model}: no TFLite conversion with builtin ops only ({reason})") from None
+    return float_convolutions(model) if quantisation == "dynamic_range" else model
+
+
+def float_convolutions(model: bytes) -> bytes:
+    """The same TFLite model with each int8 convolution filter dequantised once at load time.
+
+    Dynamic-range kernels also quantise their input activations, per tensor, on the fly. In the
+    conv feature encoder that rounds quiet frames to almost nothing, and the layer norm after it
+    divides those frames by their tiny spread: on the default model a fifth of real clips changed
+    their top label. Fed float filters (TFLite's DEQUANTIZE, as float16 models do), the
+    convolutions compute in float, the file keeps int8 weights, and the transformer's
+    fully-connected layers stay dynamic-range.
+    """
+    flatbuffer = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    dequantize = _opcode(flatbuffer, tflite_schema.BuiltinOperator.DEQUANTIZE)
+    for graph in flatbuffer.subgraphs:
+        operators = []
+        for operator in graph.operators:
+            code = flatbuffer.operatorCodes[operator.opcodeIndex]
+            filter_index = operator.inputs[1] if len(operator.inputs) > 1 else -1
+            if (max(code.builtinCode, code.deprecatedBuiltinCode) == tflite_schema.BuiltinOperator.CONV_2D
+                    and graph.tensors[filter_index].type == tflite_schema.TensorType.INT8):
+                weights = graph.tensors[filter_index]
+                dequantized = tflite_schema.TensorT()
+                dequantized.name, dequantized.shape = weights.name + b"/dequantized", weights.shape
+                dequantized.type, dequantized.buffer = tflite_schema.TensorType.FLOAT32, 0
+                graph.tensors.append(dequantized)
+                load = tflite_schema.OperatorT()
+                load.opcodeIndex, load.inputs, load.outputs = dequantize, [filter_index], [len(graph.tensors) - 1]
+                operators.append(load)
+                operator.inputs[1] = len(graph.tensors) - 1
+            operators.append(operator)
+        graph.operators = operators
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(flatbuffer))
+
+
+def _opcode(flatbuffer: tflite_schema.ModelT, builtin: int) -> int:
+    """The index of an operator code in the model, added if the model has none."""
+    for index, code in enumerate(flatbuffer.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            return index
+    code = tflite_schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 1
+    flatbuffer.operatorCodes.append(code)
+    return len(flatbuffer.operatorCodes) - 1
 
 
 def size(path: Path) -> int:
@@ -111,7 +156,7 @@ def size(path: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Write <out>/saved_model/, model.tflite, model_dynamic_range.tflite and labels.txt."""
+    """Write <out>/saved_model/, the TFLite models, pytorch/ and labels.txt."""
     parser = argparse.ArgumentParser(prog="python -m stages.export", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=MODEL_DIR, help="trained model directory (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=EXPORT_DIR, help="output directory (default: %(default)s)")
@@ -123,7 +168,8 @@ def main(argv: list[str] | None = None) -> None:
         for name, quantisation in TFLITE_MODELS.items():
             (out / name).write_bytes(to_tflite(out / "saved_model", quantisation))
         (out / "labels.txt").write_text("".join(f"{label}\n" for label in classifier.labels))
-    for name in ("saved_model", *TFLITE_MODELS, "labels.txt"):
+        pytorch.to_pytorch(args.model, out / "pytorch")
+    for name in ("saved_model", *TFLITE_MODELS, "pytorch", "labels.txt"):
         print(f"export: {args.out / name}: {size(args.out / name):,} bytes")
 
 

@@ -16,11 +16,17 @@ from stages.cli import run
 from stages.errors import PipelineError
 
 PARAMS_FILE = Path("params.yaml")
-SOURCES = ("synthetic", "speech_commands")
+SOURCES = ("synthetic", "speech_commands", "folder", "hub")
 SILENCE, UNKNOWN = "_silence_", "_unknown_"
 
 FREE_FORM = dict
 """A mapping whose keys are checked where it is used (model.config by transformers)."""
+
+
+class Choice(tuple):
+    """One of a fixed set of values (strings or booleans)."""
+
+
 
 SCHEMA: dict[str, Any] = {
     "seed": int,
@@ -30,7 +36,10 @@ SCHEMA: dict[str, Any] = {
         "unknown": bool,
         "silence": bool,
         "max_duration_s": float,
-        "synthetic": {"speakers": int, "takes": int, "unknown_words": [str], "snr_db": [float]},
+        "max_reject_fraction": float,
+        "unknown_per_keyword": float,
+        "silence_per_keyword": float,
+        "synthetic": {"speakers": int, "takes": int, "fragments": int, "unknown_words": [str], "snr_db": [float]},
         "speech_commands": {
             "version": str, "url": str, "sha256": str, "test_url": str, "test_sha256": str,
         },
@@ -38,10 +47,19 @@ SCHEMA: dict[str, Any] = {
         "hub": {"path": str, "name": str},
     },
     "split": {"validation_fraction": float, "test_fraction": float},
-    "model": {"checkpoint": str, "return_attention_mask": bool, "config": FREE_FORM},
+    "model": {
+        "checkpoint": str, "return_attention_mask": bool, "freeze_feature_encoder": bool,
+        "use_weighted_layer_sum": bool, "classifier_proj_size": int,
+        "dropout": {"hidden": float, "attention": float, "activation": float, "feat_proj": float, "final": float},
+        "mask_time_prob": float, "layerdrop": float, "config": FREE_FORM,
+    },
     "train": {
-        "epochs": int, "batch_size": int, "learning_rate": float, "jit_compile": bool,
-        "augment": {"time_shift_s": float, "speed": float},
+        "epochs": int, "batch_size": int, "gradient_accumulation": int, "learning_rate": float,
+        "warmup_ratio": float, "decay": Choice(("cosine", "linear")), "weight_decay": float,
+        "early_stopping": {"monitor": Choice(("val_accuracy", "val_loss")), "patience": int},
+        "jit_compile": Choice(("auto", True, False)), "mixed_precision": Choice(("auto", "off", "bf16", "fp16")),
+        "strategy": Choice(("auto", "mirrored", "multi_worker")), "balance": Choice(("none", "class_weights")),
+        "augment": {"time_shift_s": float, "speed": float, "noise_snr_db": [float], "gain_db": [float]},
     },
     "evaluate": {"batch_size": int, "extra_sets": FREE_FORM},
 }
@@ -69,6 +87,8 @@ def class_names(data: dict[str, Any]) -> list[str]:
 
 
 def _type_name(expected: Any) -> str:
+    if isinstance(expected, Choice):
+        return "one of " + ", ".join(str(choice).lower() if isinstance(choice, bool) else choice for choice in expected)
     if isinstance(expected, list):
         return {int: "a list of integers", float: "a list of numbers", str: "a list of strings"}[expected[0]]
     if expected is FREE_FORM or isinstance(expected, dict):
@@ -76,7 +96,9 @@ def _type_name(expected: Any) -> str:
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[expected]
 
 
-def _matches(value: Any, expected: type) -> bool:
+def _matches(value: Any, expected: Any) -> bool:
+    if isinstance(expected, Choice):
+        return any(value is choice if isinstance(choice, bool) else value == choice for choice in expected)
     if expected is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if expected is int:
@@ -97,7 +119,7 @@ def _check_shape(value: Any, expected: Any, key: str) -> None:
             if name not in value:
                 raise PipelineError(f"{_join(key, name)}: missing")
             _check_shape(value[name], sub, _join(key, name))
-    elif isinstance(expected, list):
+    elif isinstance(expected, list) and not isinstance(expected, Choice):
         if not isinstance(value, list) or not all(_matches(v, expected[0]) for v in value):
             hint = ""
             if expected[0] is str and isinstance(value, list) and any(isinstance(v, bool) for v in value):
@@ -124,10 +146,20 @@ def _check_values(params: dict[str, Any]) -> None:
         raise PipelineError(f"data.keywords: {sorted(reserved)} are set with data.silence / data.unknown")
     if data["max_duration_s"] <= 0:
         raise PipelineError("data.max_duration_s: must be positive")
+    if not 0 <= data["max_reject_fraction"] <= 1:
+        raise PipelineError(f"data.max_reject_fraction: must lie in [0, 1], got {data['max_reject_fraction']}")
+    for key in ("unknown_per_keyword", "silence_per_keyword"):
+        if data[key] < 0:
+            raise PipelineError(f"data.{key}: must be 0 (keep all) or more, got {data[key]}")
+    for source in ("folder", "hub"):
+        if data["source"] == source and not data[source]["path"]:
+            raise PipelineError(f"data.{source}.path: empty while data.source is {source}")
     synthetic = data["synthetic"]
     for key in ("speakers", "takes"):
         if synthetic[key] <= 0:
             raise PipelineError(f"data.synthetic.{key}: must be positive, got {synthetic[key]}")
+    if synthetic["fragments"] < 0:
+        raise PipelineError(f"data.synthetic.fragments: must be 0 or more, got {synthetic['fragments']}")
     if data["unknown"] and not synthetic["unknown_words"] and data["source"] == "synthetic":
         raise PipelineError("data.synthetic.unknown_words: empty while data.unknown is true")
     overlap = set(synthetic["unknown_words"]) & set(data["keywords"])
@@ -144,11 +176,25 @@ def _check_values(params: dict[str, Any]) -> None:
     for key in ("epochs", "batch_size"):
         if train[key] <= 0:
             raise PipelineError(f"train.{key}: must be positive, got {train[key]}")
+    if train["gradient_accumulation"] <= 0:
+        raise PipelineError(f"train.gradient_accumulation: must be positive, got {train['gradient_accumulation']}")
+    if not 0 <= train["warmup_ratio"] < 1:
+        raise PipelineError(f"train.warmup_ratio: must lie in [0, 1), got {train['warmup_ratio']}")
+    if train["weight_decay"] < 0 or train["early_stopping"]["patience"] < 0:
+        raise PipelineError("train.weight_decay and train.early_stopping.patience: must not be negative")
+    model = params["model"]
+    for key, value in [("mask_time_prob", model["mask_time_prob"]), ("layerdrop", model["layerdrop"]),
+                       *((f"dropout.{name}", rate) for name, rate in model["dropout"].items())]:
+        if not 0 <= value < 1:
+            raise PipelineError(f"model.{key}: must lie in [0, 1), got {value}")
     if train["learning_rate"] <= 0:
         raise PipelineError(f"train.learning_rate: must be positive, got {train['learning_rate']}")
     augment = train["augment"]
     if augment["time_shift_s"] < 0:
         raise PipelineError(f"train.augment.time_shift_s: must not be negative, got {augment['time_shift_s']}")
+    for key in ("noise_snr_db", "gain_db"):
+        if augment[key] and (len(augment[key]) != 2 or augment[key][0] > augment[key][1]):
+            raise PipelineError(f"train.augment.{key}: expected [] (off) or [low, high], got {augment[key]}")
     if not 0 <= augment["speed"] < 1:
         raise PipelineError(f"train.augment.speed: must lie in [0, 1), got {augment['speed']}")
     if params["evaluate"]["batch_size"] <= 0:

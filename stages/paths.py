@@ -6,6 +6,8 @@ DOWNLOADS_DIR = Path("data/downloads")
 """Verified archives and their unpacked copies: kept between runs, not a DVC output."""
 RAW_DIR = Path("data/raw")
 MANIFEST = RAW_DIR / "manifest.csv"
+REJECTS_DIR = Path("data/rejects")
+"""What download and split refused, and why: <stage>.csv, written even when the stage fails."""
 SPLITS_DIR = Path("data/splits")
 SPLITS = ("train", "validation", "test")
 FEATURES_DIR = Path("data/features")

@@ -48,12 +48,14 @@ Result = tuple[Path, list[tuple[str, float]] | list[Event] | PipelineError]
 
 
 def detect(probabilities: np.ndarray, labels: list[str], hop_s: float, window_s: float, threshold: float = 0.7,
-           refractory_s: float = 0.5, duration_s: float | None = None) -> list[Event]:
+           refractory_s: float = 0.5, duration_s: float | None = None, min_heard_s: float = 0.2) -> list[Event]:
     """Keyword events, in time order, from the probabilities of windows starting every `hop_s`.
 
     A keyword is heard in each run of consecutive windows where its probability is at least
-    `threshold`: one event per run (placed by `locate`), with the run's highest probability. A
-    repeat of the keyword starting less than `refractory_s` after its last reported event
+    `threshold`: one event per run (placed by `locate`), with the run's highest probability.
+    A whole word stays in view while the window slides by `window_s` minus its length, so its
+    run spans several hops; a run spanning less than `min_heard_s` (one window that caught the
+    start or end of some word) is not an event. A repeat of the keyword starting less than `refractory_s` after its last reported event
     (typically a run broken by one doubtful window) is dropped. `_silence_` and `_unknown_`
     are never events.
     """
@@ -64,6 +66,8 @@ def detect(probabilities: np.ndarray, labels: list[str], hop_s: float, window_s:
         scores = probabilities[:, index]
         previous = -math.inf
         for first, last in runs(scores >= threshold):
+            if (last - first) * hop_s < min_heard_s - 1e-9:
+                continue
             start, end = locate(first, last, hop_s, window_s, duration_s)
             if start - previous >= refractory_s:
                 events.append(Event(label, start, end, float(scores[first : last + 1].max())))
@@ -180,7 +184,7 @@ def keywords(classifier: Classifier, files: list[Path], args: argparse.Namespace
         yield path, detect(
             np.concatenate(scores), classifier.labels, hop / audio.SAMPLE_RATE,
             classifier.clip_samples / audio.SAMPLE_RATE, args.threshold, args.refractory_s,
-            len(samples) / audio.SAMPLE_RATE,
+            len(samples) / audio.SAMPLE_RATE, args.min_heard_s,
         )
 
 
@@ -234,6 +238,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                           help="probability at which a keyword is heard (default: %(default)s)")
     spotting.add_argument("--refractory-s", type=float, default=0.5,
                           help="drop a repeat of a keyword starting this soon after it (default: %(default)s)")
+    spotting.add_argument("--min-heard-s", type=float, default=0.2,
+                          help="a keyword must be heard by windows spanning this long (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")

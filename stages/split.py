@@ -1,17 +1,22 @@
 """Stage 2: speaker-disjoint train / validation / test manifests by the Speech Commands rule.
 
 A clip's split depends only on its speaker id, hashed, so a voice never appears in two
-splits and adding data never moves an existing clip to another split.
+splits and adding data never moves an existing clip to another split. The same audio in
+two splits would leak the answer into the score: the copies outside the most held-out split
+are rejected (data/rejects/split.csv). `_unknown_` and `_silence_` can be capped relative to
+the keywords in train and validation, so they do not dominate.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from stages import atomic, manifest, params
+from stages import atomic, ingest, manifest, params
 from stages.cli import run
 from stages.errors import PipelineError
-from stages.paths import MANIFEST, SPLITS, SPLITS_DIR
+from stages.params import SILENCE, UNKNOWN
+from stages.paths import MANIFEST, REJECTS_DIR, SPLITS, SPLITS_DIR
+
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
 
 
@@ -36,6 +41,41 @@ def assign(rows: list[dict[str, str]], validation_fraction: float, test_fraction
             raise PipelineError(f"{MANIFEST}, line {line}: split {name!r} is not one of {', '.join(SPLITS)}")
         splits[name].append(row)
     return splits
+
+
+def deduplicate(splits: dict[str, list[dict[str, str]]]) -> list[ingest.Reject]:
+    """Remove clips whose audio (sha256) is also in a more held-out split: test, then validation."""
+    kept: dict[str, tuple[str, str]] = {}
+    for name in reversed(SPLITS):
+        for row in splits[name]:
+            kept.setdefault(row.get("sha256") or row["path"], (name, row["path"]))
+    rejects = []
+    for name, rows in splits.items():
+        keep = []
+        for row in rows:
+            owner, path = kept[row.get("sha256") or row["path"]]
+            if owner == name:
+                keep.append(row)
+            else:
+                rejects.append(ingest.Reject(row["path"], f"same audio as {path} ({owner})"))
+        splits[name] = keep
+    return rejects
+
+
+def cap(rows: list[dict[str, str]], label: str, per_keyword: float, keywords: list[str], seed: int) -> list[dict[str, str]]:
+    """Keep at most `per_keyword` × the mean keyword count of `label`'s clips (0 keeps all).
+
+    The clips kept are those whose path hashes lowest with the seed: the choice is stable, and
+    adding clips changes it only where a new clip hashes lower.
+    """
+    of_label = [row for row in rows if row["label"] == label]
+    mean_keyword = sum(row["label"] in keywords for row in rows) / max(1, len(keywords))
+    limit = round(per_keyword * mean_keyword)
+    if not per_keyword or len(of_label) <= limit:
+        return rows
+    ranked = sorted(of_label, key=lambda row: hashlib.sha1(f"{seed}:{row['path']}".encode()).hexdigest())
+    dropped = {row["path"] for row in ranked[limit:]}
+    return [row for row in rows if row["path"] not in dropped]
 
 
 def check(splits: dict[str, list[dict[str, str]]], labels: list[str]) -> None:
@@ -74,12 +114,19 @@ def main() -> None:
     for line, row in enumerate(rows, start=2):
         if row["label"] not in labels:
             raise PipelineError(f"{MANIFEST}, line {line}: label {row['label']!r} is not one of {labels}")
+    data = config["data"]
     splits = assign(rows, config["split"]["validation_fraction"], config["split"]["test_fraction"])
+    rejects = deduplicate(splits)
+    summary = ingest.report(rejects, len(rows), REJECTS_DIR / "split.csv", data["max_reject_fraction"], "split")
+    for name in ("train", "validation"):
+        for label, key in ((UNKNOWN, "unknown_per_keyword"), (SILENCE, "silence_per_keyword")):
+            splits[name] = cap(splits[name], label, data[key], data["keywords"], config["seed"])
     check(splits, labels)
     with atomic.output_dir(SPLITS_DIR) as out:
         for name, split_rows in splits.items():
             manifest.write(out / f"{name}.csv", split_rows)
     print(table(splits, labels))
+    print(summary)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,6 @@ TINY = {
         "conv_dim": [8, 8, 8], "conv_stride": [5, 4, 4], "conv_kernel": [10, 4, 4],
         "feat_extract_norm": "layer", "do_stable_layer_norm": True,
         "num_conv_pos_embeddings": 8, "num_conv_pos_embedding_groups": 2,
-        "apply_spec_augment": False, "layerdrop": 0.0,
     },
     "train.epochs": 1,
     "train.batch_size": 8,
@@ -75,10 +75,52 @@ def sample() -> Path:
     return SAMPLE
 
 
+BIN = Path(sys.executable).parent
+
+
+def command(args: list[str], cwd: Path) -> str:
+    env = {
+        **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def dvc(*args: str, cwd: Path) -> str:
+    return command([str(BIN / "dvc"), *args], cwd)
+
+
+def scratch_repo(work: Path, overrides: dict[str, Any] | None = None) -> Path:
+    """A git + DVC repository in `work` holding the project's code and tiny params, committed."""
+    shutil.copytree(REPO / "stages", work / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(REPO / name, work / name)
+    write_params(work, overrides)
+    command(["git", "init", "-q"], work)
+    dvc("init", "-q", cwd=work)
+    command(["git", "add", "-A"], work)
+    command(["git", "commit", "-qm", "project"], work)
+    return work
+
+
 def run_stage(name: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run `python -m stages.<name>` in `cwd` as dvc would, capturing its output."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", f"stages.{name}"], capture_output=True, text=True, env=env, cwd=cwd)
+
+
+@pytest.fixture(scope="session")
+def features(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny project taken through download, split and preprocess, to copy from."""
+    directory = tmp_path_factory.mktemp("features")
+    write_params(directory)
+    for stage in ("download", "split", "preprocess"):
+        result = run_stage(stage, directory)
+        assert result.returncode == 0, f"{stage} failed:\n{result.stderr}"
+    return directory
 
 
 @pytest.fixture(scope="session")

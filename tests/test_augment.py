@@ -41,11 +41,42 @@ def test_speed_changes_the_word_length_and_mask_follows():
 def test_augmented_is_reproducible_and_differs_between_epochs():
     values = np.random.default_rng(0).standard_normal((8, 400)).astype(np.float32)
     dataset = tf.data.Dataset.from_tensor_slices(({"input_values": values}, np.arange(8))).batch(4)
-    settings = {"time_shift_s": 0.005, "speed": 0.1}
+    settings = {"time_shift_s": 0.005, "speed": 0.1, "noise_snr_db": [10.0, 20.0], "gain_db": []}
     run = augment.augmented(dataset, settings, seed=7)
     epoch_one = [x["input_values"].numpy() for x, _ in run]
     epoch_two = [x["input_values"].numpy() for x, _ in run]
     again = [x["input_values"].numpy() for x, _ in augment.augmented(dataset, settings, seed=7)]
     np.testing.assert_array_equal(np.concatenate(epoch_one), np.concatenate(again))
     assert not np.allclose(np.concatenate(epoch_one), np.concatenate(epoch_two))
-    assert augment.augmented(dataset, {"time_shift_s": 0.0, "speed": 0.0}, seed=7) is dataset
+    off = {"time_shift_s": 0.0, "speed": 0.0, "noise_snr_db": [], "gain_db": []}
+    assert augment.augmented(dataset, off, seed=7) is dataset
+
+
+def measured_snr_db(clean: np.ndarray, mixed: np.ndarray) -> np.ndarray:
+    """Per clip, from the correlation of mixed and clean: r² = snr / (1 + snr) for independent noise."""
+    r = (clean * mixed).sum(axis=1) / np.sqrt((clean**2).sum(axis=1) * (mixed**2).sum(axis=1))
+    return 10 * np.log10(r**2 / (1 - r**2))
+
+
+def test_noise_arrives_at_the_drawn_snr_and_keeps_the_level():
+    clean = np.sin(np.arange(16_000) / 7.0)[None].repeat(64, 0).astype(np.float32) * 2.0
+    mask = np.ones_like(clean, dtype=np.int32)
+    mask[:, 12_000:] = 0
+    clean[:, 12_000:] = 0.0
+    inputs = {"input_values": tf.constant(clean), "attention_mask": tf.constant(mask)}
+    mixed = augment.mix(inputs, tf.constant([1, 2], tf.int64), [10.0, 10.0], [])["input_values"].numpy()
+    assert np.all(mixed[:, 12_000:] == 0.0), "padding stays silent"
+    level = np.sqrt((mixed[:, :12_000] ** 2).mean(axis=1))
+    np.testing.assert_allclose(level, np.sqrt(2.0), rtol=0.02)
+    np.testing.assert_allclose(measured_snr_db(clean[:, :12_000], mixed[:, :12_000]), 10.0, atol=0.3)
+    spread = augment.mix(inputs, tf.constant([3, 4], tf.int64), [0.0, 30.0], [])["input_values"].numpy()
+    snrs = measured_snr_db(clean[:, :12_000], spread[:, :12_000])
+    assert snrs.min() > -0.5 and snrs.max() < 31 and np.ptp(snrs) > 15
+
+
+def test_gain_scales_each_clip_within_its_range():
+    values = np.ones((32, 100), dtype=np.float32)
+    gained = augment.mix({"input_values": tf.constant(values)}, tf.constant([5, 6], tf.int64), [], [-6.0, 6.0])
+    factors = gained["input_values"].numpy()[:, 0]
+    assert np.all((factors >= 10 ** (-6 / 20) - 1e-6) & (factors <= 10 ** (6 / 20) + 1e-6)) and np.ptp(factors) > 0.5
+    np.testing.assert_allclose(gained["input_values"].numpy(), factors[:, None] * values)

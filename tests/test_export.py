@@ -8,12 +8,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as tflite_schema
+from tensorflow.lite.tools import flatbuffer_utils
 
 from stages import audio, export, preprocess
 from stages.errors import PipelineError
 from stages.inference import Classifier
 from stages.model import build
-from tests.conftest import TINY
+from tests.conftest import TINY, repo_params
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 """TF 2.21 still ships the interpreter; ai_edge_litert, its successor, is not a dependency."""
@@ -91,11 +93,57 @@ def test_labels_file_sizes_and_no_partial_output(exported, classifier):
     out, printed = exported
     assert (out / "labels.txt").read_text() == "yes\nno\nup\n_silence_\n_unknown_\n"
     assert (out / "labels.txt").read_text().split() == classifier.labels
-    for name in ("saved_model", "model.tflite", "model_float16.tflite", "model_dynamic_range.tflite", "labels.txt"):
+    for name in ("saved_model", "model.tflite", "model_float16.tflite", "model_dynamic_range.tflite", "pytorch",
+                 "labels.txt"):
         assert f"export: {out / name}: {export.size(out / name):,} bytes" in printed
     assert (out / "saved_model" / "saved_model.pb").is_file()
     assert export.size(out / "model_dynamic_range.tflite") < export.size(out / "model.tflite")
     assert not out.with_name("export.partial").exists()
+
+
+def test_pytorch_export_loads_plainly_and_gives_the_same_logits(exported, classifier, clips):
+    import torch
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    directory = exported[0] / "pytorch"
+    model = AutoModelForAudioClassification.from_pretrained(directory).eval()
+    extractor = AutoFeatureExtractor.from_pretrained(directory)
+    batch = [clip[: classifier.clip_samples] for clip in clips[:8] if len(clip) >= classifier.clip_samples]
+    inputs = extractor(batch, sampling_rate=16_000, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**inputs).logits.numpy()
+    expected = classifier.model(classifier.inputs(batch), training=False).logits.numpy()
+    assert model.config.id2label == classifier.model.config.id2label
+    assert np.abs(logits - expected).max() <= 1e-4
+
+
+def test_dynamic_range_convolutions_read_dequantised_filters(tmp_path):
+    """The conv encoder computes in float from int8-stored filters; dense layers stay dynamic-range.
+
+    The default model's shapes (random weights): the tiny test model's layers are too small for
+    the converter to quantise."""
+    model = build(repo_params()["model"], ["a", "b", "c"])
+    model(model.dummy_inputs)
+    model.save_pretrained(tmp_path / "kws")
+    preprocess.feature_extractor({"checkpoint": "", "return_attention_mask": False}, 0.5).save_pretrained(tmp_path / "kws")
+    serving = export.Serving(Classifier(tmp_path / "kws"))
+    tf.saved_model.save(serving, str(tmp_path / "saved_model"), signatures={export.SIGNATURE: serving.serve})
+    (tmp_path / "model.tflite").write_bytes(export.to_tflite(tmp_path / "saved_model", "dynamic_range"))
+    model = flatbuffer_utils.read_model(str(tmp_path / "model.tflite"))
+    graph = model.subgraphs[0]
+    producers = {int(output): operator for operator in graph.operators for output in operator.outputs}
+    kinds = {}
+    for operator in graph.operators:
+        kind = flatbuffer_utils.opcode_to_name(model, operator.opcodeIndex)
+        if kind in ("CONV_2D", "FULLY_CONNECTED"):
+            kinds.setdefault(kind, []).append(graph.tensors[operator.inputs[1]].type)
+        if kind == "CONV_2D":
+            loader = producers.get(int(operator.inputs[1]))
+            if loader is not None:
+                assert flatbuffer_utils.opcode_to_name(model, loader.opcodeIndex) == "DEQUANTIZE"
+                assert graph.tensors[loader.inputs[0]].type == tflite_schema.TensorType.INT8
+    assert set(kinds["CONV_2D"]) == {tflite_schema.TensorType.FLOAT32}
+    assert tflite_schema.TensorType.INT8 in kinds["FULLY_CONNECTED"]
 
 
 @pytest.mark.parametrize("attention_mask, normalise", [(False, True), (True, True), (False, False), (True, False)])
@@ -115,7 +163,7 @@ def test_model_inputs_are_the_feature_extractors(attention_mask, normalise, leng
 
 
 def test_serving_passes_the_attention_mask(tmp_path):
-    model = build({"checkpoint": "", "config": TINY["model.config"]}, ["a", "b", "c"])
+    model = build({**repo_params()["model"], "config": TINY["model.config"]}, ["a", "b", "c"])
     model(model.dummy_inputs)
     model.save_pretrained(tmp_path)
     preprocess.feature_extractor({"checkpoint": "", "return_attention_mask": True}, 0.5).save_pretrained(tmp_path)

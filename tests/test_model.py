@@ -1,14 +1,45 @@
+import copy
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
+import tf_keras
 
 from stages import model
 from stages.errors import PipelineError
 from tests.conftest import TINY
 
+DEFAULTS: dict[str, Any] = {
+    "checkpoint": "",
+    "return_attention_mask": False,
+    "freeze_feature_encoder": False,
+    "use_weighted_layer_sum": False,
+    "classifier_proj_size": 256,
+    "dropout": {"hidden": 0.1, "attention": 0.1, "activation": 0.1, "feat_proj": 0.0, "final": 0.1},
+    "mask_time_prob": 0.0,
+    "layerdrop": 0.0,
+    "config": TINY["model.config"],
+}
+"""params.yaml's `model` section with its default fine-tuning settings and the tiny architecture."""
+
+
+def model_params(**overrides: Any) -> dict[str, Any]:
+    """A full `model` section: `DEFAULTS` with top-level keys replaced."""
+    return {**copy.deepcopy(DEFAULTS), **overrides}
+
+
+def saved_checkpoint(directory: Path, labels: list[str], **overrides: Any) -> Path:
+    """A tiny TF model saved with `save_pretrained`, as a local checkpoint."""
+    source = model.build(model_params(**overrides), labels)
+    source(np.zeros((1, 8000), dtype=np.float32))
+    source.save_pretrained(directory)
+    return directory
+
 
 def test_small_model_has_the_labels_and_classifies():
     labels = ["yes", "no", "_silence_"]
-    classifier = model.build({"checkpoint": "", "config": TINY["model.config"]}, labels)
+    classifier = model.build(model_params(), labels)
     assert classifier.config.id2label == {0: "yes", 1: "no", 2: "_silence_"}
     assert classifier.config.label2id == {"yes": 0, "no": 1, "_silence_": 2}
     logits = classifier(np.zeros((2, 8000), dtype=np.float32)).logits
@@ -17,17 +48,117 @@ def test_small_model_has_the_labels_and_classifies():
 
 def test_unknown_config_key_is_named():
     with pytest.raises(PipelineError, match="model.config.hiden_size: not a Wav2Vec2Config argument"):
-        model.small_config({"hiden_size": 16}, ["yes"])
+        model.small_config({"hiden_size": 16}, ["yes"], model.knobs(DEFAULTS))
+
+
+@pytest.mark.parametrize(("key", "owner"), [
+    ("layerdrop", "model.layerdrop"),
+    ("hidden_dropout", "model.dropout.hidden"),
+    ("apply_spec_augment", "model.mask_time_prob"),
+])
+def test_config_keys_the_model_section_owns_are_refused(key, owner):
+    with pytest.raises(PipelineError, match=f"model.config.{key}: set by {owner}"):
+        model.small_config({**TINY["model.config"], key: 0.0}, ["yes"], model.knobs(DEFAULTS))
 
 
 def test_checkpoint_directory_gets_a_new_head(tmp_path):
-    source = model.build({"checkpoint": "", "config": TINY["model.config"]}, ["a", "b"])
-    source(np.zeros((1, 8000), dtype=np.float32))
-    source.save_pretrained(tmp_path)
-    loaded = model.build({"checkpoint": str(tmp_path), "config": {}}, ["yes", "no", "up", "down"])
+    saved_checkpoint(tmp_path, ["a", "b"])
+    source = model.build(model_params(checkpoint=str(tmp_path)), ["a", "b"])
+    loaded = model.build(model_params(checkpoint=str(tmp_path), config={}), ["yes", "no", "up", "down"])
     assert loaded.config.num_labels == 4
     assert loaded(np.zeros((1, 8000), dtype=np.float32)).logits.shape == (1, 4)
     np.testing.assert_array_equal(
         loaded.wav2vec2.feature_extractor.conv_layers[0].conv.kernel.numpy(),
         source.wav2vec2.feature_extractor.conv_layers[0].conv.kernel.numpy(),
     )
+
+
+TUNED = {
+    "dropout": {"hidden": 0.11, "attention": 0.12, "activation": 0.13, "feat_proj": 0.14, "final": 0.15},
+    "classifier_proj_size": 24,
+    "use_weighted_layer_sum": True,
+    "mask_time_prob": 0.05,
+    "layerdrop": 0.2,
+}
+TUNED_CONFIG = {
+    "hidden_dropout": 0.11, "attention_dropout": 0.12, "activation_dropout": 0.13, "feat_proj_dropout": 0.14,
+    "final_dropout": 0.15, "classifier_proj_size": 24, "use_weighted_layer_sum": True, "mask_time_prob": 0.05,
+    "apply_spec_augment": True, "layerdrop": 0.2,
+}
+
+
+def tuned_config(built) -> dict[str, Any]:
+    return {key: getattr(built.config, key) for key in TUNED_CONFIG}
+
+
+def test_each_setting_lands_in_the_small_models_config():
+    assert tuned_config(model.build(model_params(**TUNED), ["yes", "no"])) == TUNED_CONFIG
+
+
+def test_each_setting_overrides_the_checkpoints_config(tmp_path):
+    saved_checkpoint(tmp_path, ["yes", "no"])
+    loaded = model.build(model_params(checkpoint=str(tmp_path), **TUNED), ["yes", "no"])
+    assert tuned_config(loaded) == TUNED_CONFIG
+    assert loaded.classifier.kernel.shape == (24, 2)
+
+
+def test_no_time_masking_turns_spec_augment_off_even_where_the_checkpoint_had_it(tmp_path):
+    saved_checkpoint(tmp_path, ["yes", "no"], mask_time_prob=0.05)
+    loaded = model.build(model_params(checkpoint=str(tmp_path), mask_time_prob=0.0), ["yes", "no"])
+    assert loaded.config.mask_time_prob == 0.0
+    assert loaded.config.apply_spec_augment is False
+
+
+def one_training_step(classifier) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Conv feature encoder and classifier weights before and after two Adam steps."""
+    encoder = classifier.wav2vec2.feature_extractor
+    classifier(np.zeros((1, 8000), dtype=np.float32))
+    before = [w.numpy() for w in encoder.weights], [w.numpy() for w in classifier.classifier.weights]
+    classifier.compile(optimizer=tf_keras.optimizers.Adam(1e-2),
+                       loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    classifier.fit(rng.standard_normal((4, 8000)).astype(np.float32), np.array([0, 1, 0, 1]),
+                   batch_size=2, epochs=1, verbose=0)
+    after = [w.numpy() for w in encoder.weights], [w.numpy() for w in classifier.classifier.weights]
+    return before, after
+
+
+def changed(before: list[np.ndarray], after: list[np.ndarray]) -> bool:
+    return any(not np.array_equal(b, a) for b, a in zip(before, after, strict=True))
+
+
+def test_frozen_feature_encoder_is_not_trained():
+    classifier = model.build(model_params(freeze_feature_encoder=True), ["yes", "no"])
+    (encoder_before, head_before), (encoder_after, head_after) = one_training_step(classifier)
+    trainable = {id(w) for w in classifier.trainable_variables}
+    assert encoder_before and not any(id(w) in trainable for w in classifier.wav2vec2.feature_extractor.weights)
+    assert not changed(encoder_before, encoder_after)
+    assert changed(head_before, head_after)
+
+
+def test_unfrozen_feature_encoder_is_trained():
+    classifier = model.build(model_params(), ["yes", "no"])
+    (encoder_before, head_before), (encoder_after, head_after) = one_training_step(classifier)
+    assert changed(encoder_before, encoder_after)
+    assert changed(head_before, head_after)
+
+
+def test_frozen_checkpoint_keeps_its_encoder_frozen(tmp_path):
+    saved_checkpoint(tmp_path, ["yes", "no"])
+    loaded = model.build(model_params(checkpoint=str(tmp_path), freeze_feature_encoder=True), ["yes", "no"])
+    loaded(np.zeros((1, 8000), dtype=np.float32))
+    trainable = {id(w) for w in loaded.trainable_variables}
+    assert not any(id(w) in trainable for w in loaded.wav2vec2.feature_extractor.weights)
+    assert any(id(w) in trainable for w in loaded.classifier.weights)
+
+
+def test_missing_checkpoint_is_one_line_naming_the_key(tmp_path):
+    with pytest.raises(PipelineError, match=r"model.checkpoint: '.*nowhere'"):
+        model.build(model_params(checkpoint=str(tmp_path / "nowhere")), ["yes"])
+
+
+def test_checkpoint_without_weights_is_named(tmp_path):
+    saved_checkpoint(tmp_path, ["yes", "no"])
+    (tmp_path / "tf_model.h5").unlink()
+    with pytest.raises(PipelineError, match="holds none of model.safetensors"):
+        model.build(model_params(checkpoint=str(tmp_path)), ["yes"])

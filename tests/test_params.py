@@ -38,6 +38,7 @@ def test_repository_params_are_valid():
         ({"split.validation_fraction": 1.5}, "split.validation_fraction: must lie strictly between 0 and 1"),
         ({"split.validation_fraction": 0.5, "split.test_fraction": 0.5}, "validation_fraction + test_fraction"),
         ({"data.synthetic.snr_db": [30, 5]}, "data.synthetic.snr_db"),
+        ({"data.synthetic.fragments": -1}, "data.synthetic.fragments: must be 0 or more"),
         ({"model.config": 3}, "model.config: expected a mapping"),
     ],
 )

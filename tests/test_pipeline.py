@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, write_params
+from tests.conftest import REPO, command, dvc, scratch_repo
 
 STAGES = ["download", "split", "preprocess", "train", "evaluate", "export"]
-BIN = Path(sys.executable).parent
-
-
-def command(args: list[str], cwd: Path) -> str:
-    env = {
-        **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
-    }
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
-def dvc(*args: str, cwd: Path) -> str:
-    return command([str(BIN / "dvc"), *args], cwd)
 
 
 def ran(output: str) -> list[str]:
@@ -68,15 +49,7 @@ def lock_md5s(cwd: Path, stages: list[str]) -> dict:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git + DVC repository holding the project's code with tiny params, reproduced once."""
-    work = tmp_path_factory.mktemp("pipeline")
-    shutil.copytree(REPO / "stages", work / "stages", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
-        shutil.copy(REPO / name, work / name)
-    write_params(work)
-    command(["git", "init", "-q"], work)
-    dvc("init", "-q", cwd=work)
-    command(["git", "add", "-A"], work)
-    command(["git", "commit", "-qm", "project"], work)
+    work = scratch_repo(tmp_path_factory.mktemp("pipeline"))
     output = dvc("repro", cwd=work)
     assert rerun_after(output, "download")
     command(["git", "add", "-A"], work)

@@ -18,7 +18,7 @@ from stages.inference import Classifier
 from stages.model import build
 from stages.params import SILENCE, UNKNOWN
 from stages.sources.synthetic import coloured_noise
-from tests.conftest import REPO, TINY
+from tests.conftest import REPO, TINY, repo_params
 
 LABELS = ["yes", "no", "up", SILENCE, UNKNOWN]
 
@@ -150,8 +150,18 @@ def test_detect_ignores_silence_and_unknown_and_respects_the_threshold():
     probabilities[:10, 3] = probabilities[10:20, 4] = 1.0
     probabilities[20:25, 1] = 0.69
     assert predict.detect(probabilities, LABELS, 0.1, 1.0, threshold=0.7) == []
-    probabilities[22, 1] = 0.7
+    probabilities[22:25, 1] = 0.7
     assert [event.label for event in predict.detect(probabilities, LABELS, 0.1, 1.0, threshold=0.7)] == ["no"]
+
+
+def test_detect_ignores_a_keyword_heard_by_too_few_windows():
+    """One or two windows that caught the start of a word are not the word."""
+    probabilities = np.zeros((30, 5))
+    probabilities[:, 3] = 1.0
+    probabilities[5, 0] = probabilities[12:14, 1] = probabilities[20:23, 2] = 0.9
+    assert [event.label for event in predict.detect(probabilities, LABELS, 0.1, 1.0)] == ["up"]
+    assert [event.label for event in predict.detect(probabilities, LABELS, 0.1, 1.0, min_heard_s=0.1)] == ["no", "up"]
+    assert [event.label for event in predict.detect(probabilities, LABELS, 0.1, 1.0, min_heard_s=0)] == ["yes", "no", "up"]
 
 
 def test_detect_places_long_runs_at_their_centre_and_clips_to_the_recording():
@@ -234,7 +244,7 @@ def spotter(tmp_path_factory, words) -> Path:
 
     config = {**TINY["model.config"], "hidden_size": 32, "intermediate_size": 64, "conv_dim": [16, 16, 16],
               "conv_stride": [10, 8, 4], "conv_kernel": [20, 8, 4]}
-    model = build({"checkpoint": "", "config": config}, LABELS)
+    model = build({**repo_params()["model"], "config": config}, LABELS)
     model.compile(optimizer=keras.optimizers.Adam(0.005),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(batches(), steps_per_epoch=3, epochs=100, verbose=0)

@@ -30,3 +30,14 @@ def test_coloured_noise_slopes():
         power = np.abs(np.fft.rfft(synthetic.coloured_noise(rng, 2**16, exponent))) ** 2
         return power[100:1000].mean() / power[10000:30000].mean()
     assert slope(0) < 2 < slope(1) < slope(2)
+
+
+def test_fragments_are_a_head_or_a_tail_of_the_word():
+    word = np.arange(1000, dtype=np.float32)
+    parts = [synthetic.fragment(word, np.random.default_rng(i)) for i in range(40)]
+    heads = [part for part in parts if part[0] == 0]
+    tails = [part for part in parts if part[-1] == 999]
+    assert len(heads) + len(tails) == 40 and heads and tails
+    for part in parts:
+        assert 100 <= len(part) <= 700
+        np.testing.assert_array_equal(part, np.arange(part[0], part[0] + len(part)))

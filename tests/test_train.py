@@ -2,9 +2,12 @@ import csv
 import json
 
 import numpy as np
+import pytest
 from transformers import AutoFeatureExtractor, TFAutoModelForAudioClassification
 
+from stages import train
 from stages.features import Split
+from tests.conftest import REPO
 
 
 def test_saved_model_loads_with_the_auto_classes(trained):
@@ -48,3 +51,39 @@ def test_training_summary_holds_the_last_epoch(trained):
         last = list(csv.DictReader(handle))[-1]
     assert summary["epochs"] == 2
     assert summary["val_accuracy"] == round(float(last["val_accuracy"]), 6)
+
+
+def test_class_weights_make_every_class_count_alike():
+    labels = np.array([0] * 10 + [1] * 30 + [3] * 60)
+    weights = train.class_weights(labels, 4)
+    assert weights == {0: pytest.approx(2.5), 1: pytest.approx(100 / 120), 2: 0.0, 3: pytest.approx(100 / 240)}
+    totals = [weights[label] * count for label, count in enumerate(np.bincount(labels, minlength=4)) if count]
+    assert totals == pytest.approx([25.0] * 3)
+
+
+def test_precision_policy_follows_the_device():
+    assert train.precision_policy("off") == "float32"
+    assert train.precision_policy("bf16") == "mixed_bfloat16" and train.precision_policy("fp16") == "mixed_float16"
+    assert train.precision_policy("auto") == "float32", "no GPU here: auto trains in float32"
+
+
+def test_a_bf16_training_step_runs(tmp_path):
+    """Mixed precision is meant for GPUs; this checks the model and optimizer accept it at all."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, tf_keras as keras; from stages import optimization; from stages.model import build; "
+        "from tests.conftest import TINY, repo_params; "
+        "keras.mixed_precision.set_global_policy('mixed_bfloat16'); "
+        "model = build({**repo_params()['model'], 'config': TINY['model.config']}, ['a', 'b']); "
+        "settings = {**repo_params()['train'], 'epochs': 1}; "
+        "model.compile(optimizer=optimization.optimizer(settings, 2), "
+        "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)); "
+        "x = {'input_values': np.random.default_rng(0).standard_normal((4, 8000)).astype('float32')}; "
+        "history = model.fit(x, np.array([0, 1, 0, 1]), batch_size=2, epochs=1, verbose=0); "
+        "assert np.isfinite(history.history['loss'][0]); print(model.wav2vec2.encoder.layer[0].attention.q_proj.compute_dtype)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "bfloat16"

@@ -48,8 +48,8 @@ the list). Test is every clip of the v0.01 test archive: 3,081, about 257 per cl
 module gives the same 51,088 train, 6,798 validation and 3,081 test clips, with the windows
 above in place of the six whole recordings: about 51,423 train and 6,859 validation.
 
-Clips are decoded with `audio.read` and written as 16 kHz mono 16-bit WAV under
-`<out_dir>/<label>/`, keeping their archive file names, so the speaker is the part before
+Clips are decoded with `audio.read` and written (`stages.ingest`) as 16 kHz mono 16-bit WAV
+under `data/raw/<label>/`, keeping their archive file names, so the speaker is the part before
 `_nohash_`; a clip whose label is not its word is prefixed with the word, as the test
 archive names its `_unknown_` clips (`_unknown_/bed_0a7c2a8d_nohash_0.wav`). Two clips
 that would land on the same path mean the same recording in two splits, an error.
@@ -65,15 +65,14 @@ from urllib.parse import urlparse
 import numpy as np
 from tqdm import tqdm
 
-from stages import audio, params
+from stages import audio, ingest, params
 from stages.errors import PipelineError
 from stages.params import SILENCE, UNKNOWN
-from stages.sources import archive
+from stages.sources import archive, layout
+from stages.sources.layout import BACKGROUND, NOHASH
 
-BACKGROUND = "_background_noise_"
 VALIDATION_NOISE = "running_tap.wav"
 """The background recording whose windows are validation silence (TFDS's choice)."""
-NOHASH = "_nohash_"
 
 
 @dataclass(frozen=True)
@@ -88,24 +87,20 @@ class Clip:
     name: str
 
 
-def materialise(data: dict[str, Any], cache_dir: Path, out_dir: Path) -> list[dict[str, str]]:
-    """Fetch and unpack both archives into `cache_dir`, write the clips under `out_dir`.
+def materialise(data: dict[str, Any], cache_dir: Path) -> list[ingest.Clip]:
+    """Fetch and unpack both archives into `cache_dir`; the clips to write, with their splits.
 
-    Returns manifest rows: path (relative to `out_dir`), label, speaker, duration_s, word
-    ("" for silence) and split (train, validation or test).
+    Manifest columns beyond the writer's: word ("" for silence).
     """
     settings = data["speech_commands"]
     labels = params.class_names(data)
     main = prepare(settings["url"], settings["sha256"], Path(cache_dir))
     test = prepare(settings["test_url"], settings["test_sha256"], Path(cache_dir))
-    clips = development_clips(main, labels, settings["url"]) + held_out_clips(test, labels)
-    written: dict[str, Path] = {}
-    rows = [_write(out_dir, clip, _read(clip.source), written) for clip in tqdm(clips, desc="clips", unit="clip")]
+    clips = [_archived(clip) for clip in development_clips(main, labels, settings["url"]) + held_out_clips(test, labels)]
     if data["silence"]:
         length = int(round(data["max_duration_s"] * audio.SAMPLE_RATE))
-        windows = silence_windows(main / BACKGROUND, length)
-        rows += [_write(out_dir, clip, samples, written) for clip, samples in windows]
-    return rows
+        clips += [_cut(clip, samples) for clip, samples in silence_windows(main / BACKGROUND, length)]
+    return clips
 
 
 def prepare(url: str, sha256: str, cache_dir: Path) -> Path:
@@ -177,15 +172,10 @@ def silence_windows(folder: Path, length: int) -> list[tuple[Clip, np.ndarray]]:
     return windows
 
 
-def speaker(file_name: str) -> str:
-    """The Speech Commands speaker id: the file name up to `_nohash_`."""
-    return file_name.split(NOHASH)[0]
-
-
 def _clip(path: Path, label: str, word: str, original: str, split: str) -> Clip:
     """A clip named `original` in its word's folder; prefixed with the word if the label differs."""
     name = original if label == word or not word else f"{word}_{original}"
-    who = speaker(original) if word else f"{SILENCE}{Path(original).stem}"
+    who = (layout.speaker(original) or Path(original).stem) if word else f"{SILENCE}{Path(original).stem}"
     return Clip(path, label, word, who, split, name)
 
 
@@ -211,14 +201,11 @@ def _read(path: Path) -> np.ndarray:
         raise PipelineError(f"{path}: cannot decode audio ({error})") from None
 
 
-def _write(out_dir: Path, clip: Clip, samples: np.ndarray, written: dict[str, Path]) -> dict[str, str]:
-    """Write one clip, refusing a path an earlier clip took, and return its manifest row."""
-    relative = f"{clip.label}/{clip.name}"
-    if relative in written:
-        raise PipelineError(f"{written[relative]} and {clip.source} would both be written to {relative}")
-    written[relative] = clip.source
-    audio.write(Path(out_dir) / relative, samples)
-    return {
-        "path": relative, "label": clip.label, "speaker": clip.speaker,
-        "duration_s": f"{len(samples) / audio.SAMPLE_RATE:.3f}", "word": clip.word, "split": clip.split,
-    }
+def _archived(clip: Clip) -> ingest.Clip:
+    return ingest.Clip(str(clip.source), clip.label, clip.speaker, clip.name,
+                       read=lambda: audio.read(clip.source), split=clip.split, columns={"word": clip.word})
+
+
+def _cut(clip: Clip, samples: np.ndarray) -> ingest.Clip:
+    return ingest.Clip(f"{clip.source}[{clip.name}]", clip.label, clip.speaker, clip.name,
+                       read=lambda: samples, split=clip.split, columns={"word": clip.word})

@@ -2,7 +2,8 @@
 
 Each speaker is an English accent with a voice variant, its own speaking rate, pitch and
 pitch range; each clip places the word at a random point of the window and mixes in
-coloured noise at a random SNR. eSpeak keeps state between utterances, so clips are made
+coloured noise at a random SNR. `_unknown_` holds other words and fragments of the keywords
+(a head or a tail), so that a model sliding over a recording does not fire on part of a word. eSpeak keeps state between utterances, so clips are made
 in one fixed order: the output is a function of the params and the seed alone.
 """
 
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
-from tqdm import tqdm
 
 from stages import audio, espeak
 from stages.errors import PipelineError
+from stages.ingest import Clip
 from stages.params import SILENCE, UNKNOWN
+
+
+FRAGMENT = "fragment"
+"""A plan entry's kind for part of a keyword, labelled `_unknown_`."""
 
 
 @dataclass(frozen=True)
@@ -77,41 +81,50 @@ def place(word: np.ndarray, rng: np.random.Generator, length: int, snr_db: list[
     return clip * rng.uniform(0.2, 0.9) / (np.abs(clip).max() + 1e-9)
 
 
+def fragment(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The first or last 10–70% of a spoken word: what a sliding window holds as a word enters or leaves."""
+    cut = max(1, int(len(word) * rng.uniform(0.1, 0.7)))
+    return word[:cut] if rng.random() < 0.5 else word[-cut:]
+
+
 def silence(rng: np.random.Generator, length: int) -> np.ndarray:
     """A clip of background noise alone, at a random level."""
     return coloured_noise(rng, length, rng.uniform(0, 2)) * 10 ** rng.uniform(-3.5, -1)
 
 
-def synthesise(params: dict[str, Any], out_dir: Path) -> list[dict[str, str]]:
-    """Write every clip under `out_dir/<label>/` and return the manifest rows."""
+def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
+    """Every clip, voice by voice, made as the writer asks for it (eSpeak's order is fixed)."""
     data, seed = params["data"], params["seed"]
     settings = data["synthetic"]
     length = int(round(data["max_duration_s"] * audio.SAMPLE_RATE))
     speaker = espeak.Speaker()
     speaker.seed(seed)
-    rows = []
-    for voice_index, voice in enumerate(tqdm(voices(settings["speakers"], seed), desc="synthesise", unit="voice")):
+    for voice_index, voice in enumerate(voices(settings["speakers"], seed)):
         plan = [(word, word) for word in data["keywords"] for _ in range(settings["takes"])]
         if data["unknown"]:
-            picks = np.random.default_rng([seed, 1, voice_index]).choice(len(settings["unknown_words"]), settings["takes"])
+            choices = np.random.default_rng([seed, 1, voice_index])
+            picks = choices.choice(len(settings["unknown_words"]), settings["takes"])
             plan += [(UNKNOWN, settings["unknown_words"][i]) for i in picks]
+            plan += [(FRAGMENT, str(word)) for word in choices.choice(data["keywords"], settings["fragments"])]
         if data["silence"]:
             plan += [(SILENCE, "")] * settings["takes"]
         counts: dict[str, int] = {}
-        for label, text in plan:
+        for kind, text in plan:
+            label = UNKNOWN if kind == FRAGMENT else kind
             take = counts.get(label, 0)
             counts[label] = take + 1
             rng = np.random.default_rng([seed, 2, voice_index, *hashlib.sha1(f"{label}:{take}".encode()).digest()[:4]])
             if text:
                 rate = voice.rate + int(rng.integers(-15, 16))
-                spoken = speaker.say(text, voice.name, rate, voice.pitch, voice.pitch_range)
-                clip = place(trim(audio.resample(spoken, speaker.sample_rate)), rng, length, settings["snr_db"])
+                spoken = trim(audio.resample(speaker.say(text, voice.name, rate, voice.pitch, voice.pitch_range), speaker.sample_rate))
+                if kind == FRAGMENT:
+                    spoken = fragment(spoken, rng)
+                clip = place(spoken, rng, length, settings["snr_db"])
             else:
                 clip = silence(rng, length)
-            relative = f"{label}/{voice.speaker_id}_nohash_{take}.wav"
-            audio.write(out_dir / relative, clip)
-            rows.append({
-                "path": relative, "label": label, "speaker": voice.speaker_id,
-                "duration_s": f"{length / audio.SAMPLE_RATE:.3f}", "text": text, "voice": voice.name,
-            })
-    return rows
+            name = f"{voice.speaker_id}_nohash_{take}.wav"
+            yield Clip(
+                origin=f"synthetic/{label}/{name}", label=label, speaker=voice.speaker_id, name=name,
+                read=lambda samples=clip: samples,
+                columns={"text": f"part of {text}" if kind == FRAGMENT else text, "voice": voice.name},
+            )

@@ -1,0 +1,82 @@
+"""The benchmarks (bench/) run end to end at the tiny size and write well-formed results.
+
+Not a timed test: the figures at this size mean nothing; `make bench` measures.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import report
+from bench.project import write_splits
+from bench.run import BENCHMARKS
+from tests.conftest import REPO
+
+HEADLINE = ("train_step_ratio_base", "train_step_ratio_small", "preprocess_speedup_vs_seed",
+            "memory_ratio_50k_over_5k", "noop_repro_s")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`python -m bench.run --size tiny` into a scratch directory, in a fresh process (thread
+    pools are set once per process)."""
+    out = tmp_path_factory.mktemp("bench")
+    result = subprocess.run([sys.executable, "-m", "bench.run", "--size", "tiny", "--out", str(out),
+                             "--work", str(out), "--repro-seconds", "402"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, f"bench.run failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    return out
+
+
+def test_results_json_has_every_headline_key_with_a_figure(results):
+    document = json.loads((results / report.JSON).read_text())
+    assert document["size"] == "tiny" and document["errors"] == {}
+    for key in ("train_step_ratio_base", "train_step_ratio_small", "preprocess_speedup_vs_seed", "noop_repro_s"):
+        assert isinstance(document[key], float) and document[key] > 0, key
+    assert set(document["memory_ratio_50k_over_5k"]) == {"preprocess", "train", "evaluate"}
+    assert all(ratio > 0 for ratio in document["memory_ratio_50k_over_5k"].values())
+    assert document["repro_wall_s"] == 402
+    assert 0 <= document["repro_accuracy"] <= 1
+    assert set(document["benchmarks"]) == set(BENCHMARKS)
+    machine = document["machine"]
+    assert machine["cpu_model"] and machine["logical_cpus"] >= 1
+    assert {"python", "tensorflow", "torch", "transformers"} <= set(machine["versions"])
+
+
+def test_benchmarks_compare_like_with_like(results):
+    benchmarks = json.loads((results / report.JSON).read_text())["benchmarks"]
+    for case in benchmarks["train_step"].values():
+        assert len(set(case["parameters"].values())) == 1, "TF and PyTorch models differ"
+        assert {"tf", "pytorch"} <= set(case["step_s"])
+    assert benchmarks["preprocess"]["max_abs_difference"] < 1e-6
+    for config in benchmarks["predict"]["configs"].values():
+        assert set(config["latency_ms"]) == {"keras", "saved_model", "tflite"}
+        assert max(config["max_abs_difference_vs_keras"].values()) < 1e-4
+    assert benchmarks["noop_repro"]["materialise_ran"] == ["split", "preprocess", "train", "evaluate", "export"]
+
+
+def test_results_markdown_has_the_machine_and_every_section(results):
+    text = (results / report.MARKDOWN).read_text()
+    assert "Machine:" in text and "tensorflow 2" in text
+    for section in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## Headline"):
+        assert section in text
+    assert "## Errors" not in text
+
+
+def test_headline_keys_are_present_when_benchmarks_are_missing():
+    assert set(HEADLINE) <= set(report.headline({}))
+    assert all(value is None for value in report.headline({}).values())
+
+
+def test_scratch_splits_hold_every_label(tmp_path):
+    rows = [{"path": f"{label}/{speaker:08x}_nohash_0.wav", "label": label, "speaker": f"{speaker:08x}"}
+            for speaker in range(10) for label in ("a", "b", "c")]
+    write_splits(tmp_path, rows)
+    for name in ("train", "validation", "test"):
+        labels = {line.split(",")[1] for line in (tmp_path / "data/splits" / f"{name}.csv").read_text().splitlines()[1:]}
+        assert labels == {"a", "b", "c"}
