@@ -16,8 +16,16 @@ def decode(path: Path) -> np.ndarray:
         samples = audio.read(path)
     except Exception as error:
         raise PipelineError(f"{path}: cannot decode audio ({error})") from None
-    if not len(samples):
-        raise PipelineError(f"{path}: no audio samples")
-    if not np.isfinite(samples).all():
-        raise PipelineError(f"{path}: NaN or infinite samples")
+    why = unusable(samples)
+    if why:
+        raise PipelineError(f"{path}: {why}")
     return samples
+
+
+def unusable(samples: np.ndarray) -> str | None:
+    """Why decoded samples cannot be scored or trained on (empty, NaN, inf), or None."""
+    if not len(samples):
+        return "no audio samples"
+    if not np.isfinite(samples).all():
+        return "NaN or infinite samples"
+    return None

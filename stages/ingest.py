@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from stages import atomic, audio
+from stages.decode import unusable
 from stages.errors import PipelineError
 
 REJECT_FIELDS = ("origin", "reason")
@@ -62,10 +63,9 @@ def fingerprint(samples: np.ndarray) -> str:
 
 def problem(samples: np.ndarray, max_samples: int) -> str | None:
     """Why decoded samples cannot be a training clip, or None when they can."""
-    if not len(samples):
-        return "no audio samples"
-    if not np.isfinite(samples).all():
-        return "NaN or infinite samples"
+    why = unusable(samples)
+    if why:
+        return why
     if len(samples) > max_samples + SLACK_SAMPLES:
         return (f"{len(samples) / audio.SAMPLE_RATE:.2f} s, longer than data.max_duration_s "
                 f"({max_samples / audio.SAMPLE_RATE:g} s)")
