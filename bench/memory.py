@@ -3,7 +3,7 @@
 Each stage runs as `dvc repro` would run it (`python -m stages.<name>`, in a scratch project
 whose params.yaml is the repository's with `bench.project.SCRATCH`: the tests' tiny model, one
 epoch), on synthetic clips with data/splits written directly, started through `bench.peak`
-(why: see there). Peak RSS is the kernel's `ru_maxrss` for the stage's process. It counts the
+(why: see there). Peak RSS is the kernel's `ru_maxrss` for the stage's process. It would count the
 pages of memory-mapped files the stage touched as well as its own allocations, so the peak of
 anonymous memory alone (RssAnon, sampled: what the stage allocated) is recorded too.
 """

@@ -1,8 +1,8 @@
 """Benchmark 2: preprocess throughput, WAV files on disk → arrays, ours ÷ the seed recipe's.
 
-Ours is the preprocess stage's `write_split` (decode with soundfile, crop, the feature
-extractor, chunk by chunk into `open_memmap` arrays on disk); it runs in one process, one
-core. The seed recipe's way is a `datasets.Dataset` of paths and labels, `.map(batched=True)`
+Ours is the preprocess stage's `write_split` (worker processes, one per core, decode with
+soundfile and crop; the stage's process applies the feature extractor and appends each chunk
+to the .npy files). The seed recipe's way is a `datasets.Dataset` of paths and labels, `.map(batched=True)`
 reading each clip with soundfile and applying the same `Wav2Vec2FeatureExtractor` (padding to
 max_length, truncation), then `.with_format("numpy")[:]` to materialise the arrays in memory.
 The seed recipe runs its map in one process; its time with `num_proc` = the machine's cores is
@@ -84,7 +84,7 @@ def run(pool: Pool, clips: int, repeats: int, work: Path) -> dict[str, Any]:
         "clips": len(rows), "repeats": repeats,
         "seconds": medians, "seconds_all": {name: rounded(values) for name, values in times.items()},
         "clips_per_s": {name: round(len(rows) / value, 1) for name, value in medians.items()},
-        "ours_processes": 1,
+        "ours_processes": os.cpu_count() or 1,
         "max_abs_difference": max(float(np.abs(values - warm_up["ours"]).max()) for values in warm_up.values()),
         "speedup_vs_seed": round(medians["seed"] / medians["ours"], 3),
     }

@@ -83,11 +83,11 @@ def preprocess_section(result: dict[str, Any]) -> str:
     return (
         "## 2. Preprocess throughput: ours vs the seed recipe's `datasets.map`\n\n"
         f"{result['clips']:,} clips of 1 s, WAV on disk → arrays; median of {result['repeats']} runs. Ours "
-        f"(`stages.preprocess.write_split`, to memmapped .npy) runs in {result['ours_processes']} process: it has no "
-        "parallelism to use the other cores. The seed recipe's map runs in one process as the recipe does, and with "
+        f"(`stages.preprocess.write_split`, to .npy files) decodes in {result['ours_processes']} worker processes and "
+        "normalises in the stage's own. The seed recipe's map runs in one process as the recipe does, and with "
         f"`num_proc` = the cores. Largest difference between the two ways' arrays: {result['max_abs_difference']}.\n\n"
         + table(["way", "time", "clips/s"], rows)
-        + f"\n`preprocess_speedup_vs_seed` (seed ÷ ours, one process each): **{result['speedup_vs_seed']}**\n"
+        + f"\n`preprocess_speedup_vs_seed` (seed in one process ÷ ours): **{result['speedup_vs_seed']}**\n"
     )
 
 
@@ -103,9 +103,9 @@ def memory_section(result: dict[str, Any]) -> str:
     return (
         f"## 3. Peak memory: {int(few):,} vs {int(many):,} clips\n\n"
         "Each stage as `dvc repro` runs it, in a scratch project (the tests' tiny model, one epoch, 1 s clips). Peak "
-        "RSS is the kernel's `ru_maxrss` of the stage's process: it includes the pages of the memory-mapped feature "
-        "arrays the stage touched, which the kernel can drop at will. Peak anonymous memory (RssAnon, sampled every "
-        "0.1 s) is what the stage itself allocated.\n\n"
+        "RSS is the kernel's `ru_maxrss` of the stage's process (any file pages it maps count in it; the stages "
+        "read and write the feature arrays with plain file IO, so none stay mapped). Peak anonymous memory (RssAnon, "
+        "sampled every 0.1 s) is what the stage itself allocated.\n\n"
         + table(["stage", f"peak RSS, {few} (MiB)", f"{many}", "ratio", f"anon, {few} (MiB)", f"{many}", "ratio",
                  "wall time (s)"], rows)
     )
@@ -132,7 +132,7 @@ def predict_section(result: dict[str, Any]) -> str:
     return (
         "## 5. Predict: Keras vs SavedModel vs TFLite (float)\n\n"
         "Waveform in, probabilities out, each way doing all of the work (Keras: `stages.inference.Classifier`, the "
-        "feature extractor in numpy, the model called eagerly, as predict does; SavedModel and TFLite: the export "
+        "feature extractor in numpy, the model through a traced `tf.function`, as predict does; SavedModel and TFLite: the export "
         f"stage's graph). Latency: median of single 1 s clips; throughput: batches of {result['batch']}.\n\n"
         + table(["config", "parameters", "way", "latency (ms)", "clips/s", "max |Δp| vs Keras"], rows)
         + f"\n{notes}.\n"

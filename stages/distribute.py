@@ -128,7 +128,7 @@ def output_root(chosen: tf.distribute.Strategy) -> Iterator[Path]:
 
 
 def shardable(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """`dataset` with auto-sharding by element: its batches come from memmaps through
+    """`dataset` with auto-sharding by element: its batches come from .npy files through
     tf.numpy_function, so there are no files to shard by. Every worker builds the same
     sequence (the shuffle and augmentation are seeded) and keeps its part of each batch."""
     options = tf.data.Options()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_recall_fscore_support
 from tqdm import tqdm
 
@@ -35,10 +34,7 @@ MISTAKES_KEPT = 20
 
 def predict_split(classifier: Classifier, split: Split, batch_size: int) -> np.ndarray:
     """Softmax probabilities for every clip of a preprocessed split, in order."""
-    return np.concatenate([
-        tf.nn.softmax(classifier.model(inputs, training=False).logits).numpy()
-        for inputs, _ in split.dataset(batch_size)
-    ])
+    return np.concatenate([classifier.score(inputs) for inputs, _ in split.dataset(batch_size)])
 
 
 def predict_folder(classifier: Classifier, root: Path, rows: list[dict[str, str]], batch_size: int) -> np.ndarray:

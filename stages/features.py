@@ -1,7 +1,7 @@
-"""Batches streamed from the memory-mapped feature arrays through tf.data.
+"""Batches streamed from the feature arrays on disk through tf.data.
 
-Only the indices live in the tf.data graph; each batch is gathered from the memmaps when it
-is needed, so memory stays bounded by a few batches whatever the dataset size.
+Only the indices live in the tf.data graph; each batch is read from the files when it is
+needed, so memory stays bounded by a few batches whatever the dataset size.
 """
 
 from __future__ import annotations
@@ -11,21 +11,22 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from stages.arrays import Rows
 from stages.errors import PipelineError
 
 
 class Split:
-    """One split's arrays, opened read-only as memmaps."""
+    """One split's arrays: the labels in memory, the clips' rows read from disk on demand."""
 
     def __init__(self, directory: Path) -> None:
         directory = Path(directory)
         try:
-            self.input_values = np.load(directory / "input_values.npy", mmap_mode="r")
-            self.labels = np.load(directory / "labels.npy", mmap_mode="r")
+            self.input_values = Rows(directory / "input_values.npy")
+            self.labels = np.load(directory / "labels.npy")
         except FileNotFoundError as error:
             raise PipelineError(f"{error.filename}: not found; run preprocess first (dvc repro)") from None
         mask_file = directory / "attention_mask.npy"
-        self.attention_mask = np.load(mask_file, mmap_mode="r") if mask_file.exists() else None
+        self.attention_mask = Rows(mask_file) if mask_file.exists() else None
         if len(self.input_values) != len(self.labels):
             raise PipelineError(f"{directory}: input_values and labels differ in length")
 
@@ -34,9 +35,9 @@ class Split:
 
     def _gather(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
         indices = np.sort(indices)
-        batch = [np.asarray(self.input_values[indices]), np.asarray(self.labels[indices])]
+        batch = [self.input_values.take(indices), self.labels[indices]]
         if self.attention_mask is not None:
-            batch.append(np.asarray(self.attention_mask[indices], dtype=np.int32))
+            batch.append(self.attention_mask.take(indices).astype(np.int32))
         return tuple(batch)
 
     def dataset(self, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:

@@ -1,27 +1,36 @@
-"""Stage 3: decode, resample, crop and normalise every clip into memory-mapped arrays.
+"""Stage 3: decode, resample, crop and normalise every clip into arrays on disk.
 
 Per split it writes input_values.npy (float32, clips × samples), labels.npy (int32) and,
-only where the checkpoint's feature extractor returns one, attention_mask.npy (int8). The
-arrays are filled in chunks through `open_memmap`, so memory stays bounded by the chunk.
+only where the checkpoint's feature extractor returns one, attention_mask.npy (int8). Worker
+processes decode chunks of clips ahead; this process normalises each chunk with the feature
+extractor and appends it to the arrays, so memory stays bounded by a few chunks.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.lib.format import open_memmap
 from tqdm import tqdm
 from transformers import AutoFeatureExtractor, Wav2Vec2FeatureExtractor
 
 from stages import atomic, audio, manifest, params
+from stages.arrays import RowWriter
 from stages.cli import run
 from stages.decode import decode
 from stages.paths import FEATURES_DIR, LABELS_FILE, RAW_DIR, SPLITS, SPLITS_DIR
 
 CHUNK = 256
+CHUNKS_AHEAD = 2
+"""Decoded chunks waiting per worker, at most: enough to keep the workers busy."""
 
 
 def feature_extractor(model: dict[str, Any], max_duration_s: float) -> Wav2Vec2FeatureExtractor:
@@ -48,31 +57,51 @@ def load_clip(path: Path, length: int) -> np.ndarray:
     return audio.crop(decode(path), length)
 
 
+def load_chunk(paths: list[Path], length: int) -> list[np.ndarray]:
+    """Decode a chunk of clips; runs in a worker process."""
+    return [load_clip(path, length) for path in paths]
+
+
+def decoded_chunks(rows: list[dict[str, str]], length: int, workers: Executor, ahead: int) -> Iterator[list[np.ndarray]]:
+    """The rows' clips decoded by `workers`, chunk by chunk in order, at most `ahead` chunks early."""
+    pending: deque = deque()
+    for start in range(0, len(rows), CHUNK):
+        pending.append(workers.submit(load_chunk, [RAW_DIR / row["path"] for row in rows[start : start + CHUNK]], length))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def decoding_workers(processes: int) -> ProcessPoolExecutor:
+    """A pool of fresh processes that import only the decoder (never TensorFlow or torch),
+    working in this process's directory."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["stages.decode"])
+    return ProcessPoolExecutor(processes, mp_context=context, initializer=os.chdir, initargs=(os.getcwd(),))
+
+
 def write_split(rows: list[dict[str, str]], labels: list[str], extractor: Wav2Vec2FeatureExtractor,
-                length: int, out: Path, name: str) -> None:
-    """Fill the split's arrays chunk by chunk."""
+                length: int, out: Path, name: str, processes: int = os.cpu_count() or 1) -> None:
+    """Write the split's arrays, chunk by chunk, decoding in `processes` worker processes."""
     out.mkdir(parents=True)
     ids = {label: i for i, label in enumerate(labels)}
-    values = open_memmap(out / "input_values.npy", mode="w+", dtype=np.float32, shape=(len(rows), length))
-    mask = None
-    if extractor.return_attention_mask:
-        mask = open_memmap(out / "attention_mask.npy", mode="w+", dtype=np.int8, shape=(len(rows), length))
     np.save(out / "labels.npy", np.array([ids[row["label"]] for row in rows], dtype=np.int32))
-    with tqdm(total=len(rows), desc=f"preprocess {name}", unit="clip") as progress:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            clips = [load_clip(RAW_DIR / row["path"], length) for row in chunk]
+    with (
+        RowWriter(out / "input_values.npy", np.float32, (len(rows), length)) as values,
+        RowWriter(out / "attention_mask.npy", np.int8, (len(rows), length)) if extractor.return_attention_mask else nullcontext() as mask,
+        decoding_workers(processes) as workers,
+        tqdm(total=len(rows), desc=f"preprocess {name}", unit="clip") as progress,
+    ):
+        for clips in decoded_chunks(rows, length, workers, CHUNKS_AHEAD * processes):
             features = extractor(
                 clips, sampling_rate=audio.SAMPLE_RATE, padding="max_length", max_length=length,
                 return_attention_mask=extractor.return_attention_mask, return_tensors="np",
             )
-            values[start : start + len(chunk)] = features["input_values"]
+            values.write(features["input_values"])
             if mask is not None:
-                mask[start : start + len(chunk)] = features["attention_mask"]
-            progress.update(len(chunk))
-    values.flush()
-    if mask is not None:
-        mask.flush()
+                mask.write(features["attention_mask"])
+            progress.update(len(clips))
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ import numpy as np
 import soundfile as sf
 from transformers import Wav2Vec2FeatureExtractor
 
-from stages import manifest
+from stages import manifest, preprocess
 from tests.conftest import run_stage, write_params
 
 
@@ -74,3 +74,17 @@ def test_undecodable_clip_names_the_file_and_leaves_no_output(project, sample):
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: data/raw/{splits['test'][0]['path']}: cannot decode audio")
     assert not (project / "data" / "features").exists()
     assert not (project / "data" / "features.partial").exists()
+
+
+def test_the_arrays_do_not_depend_on_the_number_of_decoding_processes(project, sample, monkeypatch):
+    write_params(project, {"data.unknown": False, "data.silence": False})
+    rows = stage_real_clips(project, sample, per_word=3)["train"]
+    monkeypatch.setattr(preprocess, "CHUNK", 2)
+    extractor = preprocess.feature_extractor({"checkpoint": "", "return_attention_mask": True}, 1.0)
+    written = []
+    for processes in (1, 2):
+        out = project / f"features-{processes}"
+        preprocess.write_split(rows, ["yes", "no", "up"], extractor, 16_000, out, "train", processes)
+        written.append({name: (out / name).read_bytes() for name in ("input_values.npy", "attention_mask.npy", "labels.npy")})
+    assert written[0] == written[1]
+    assert len(np.load(project / "features-2" / "input_values.npy")) == len(rows) == 9
