@@ -39,7 +39,10 @@ SCHEMA: dict[str, Any] = {
         "max_reject_fraction": float,
         "unknown_per_keyword": float,
         "silence_per_keyword": float,
-        "synthetic": {"speakers": int, "takes": int, "fragments": int, "unknown_words": [str], "snr_db": [float]},
+        "synthetic": {
+            "speakers": int, "pico_speakers": int, "takes": int, "fragments": int, "unknown_words": [str],
+            "snr_db": [float],
+        },
         "speech_commands": {
             "version": str, "url": str, "sha256": str, "test_url": str, "test_sha256": str,
         },
@@ -158,8 +161,9 @@ def _check_values(params: dict[str, Any]) -> None:
     for key in ("speakers", "takes"):
         if synthetic[key] <= 0:
             raise PipelineError(f"data.synthetic.{key}: must be positive, got {synthetic[key]}")
-    if synthetic["fragments"] < 0:
-        raise PipelineError(f"data.synthetic.fragments: must be 0 or more, got {synthetic['fragments']}")
+    for key in ("pico_speakers", "fragments"):
+        if synthetic[key] < 0:
+            raise PipelineError(f"data.synthetic.{key}: must be 0 or more, got {synthetic[key]}")
     if data["unknown"] and not synthetic["unknown_words"] and data["source"] == "synthetic":
         raise PipelineError("data.synthetic.unknown_words: empty while data.unknown is true")
     overlap = set(synthetic["unknown_words"]) & set(data["keywords"])

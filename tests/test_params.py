@@ -39,6 +39,9 @@ def test_repository_params_are_valid():
         ({"split.validation_fraction": 0.5, "split.test_fraction": 0.5}, "validation_fraction + test_fraction"),
         ({"data.synthetic.snr_db": [30, 5]}, "data.synthetic.snr_db"),
         ({"data.synthetic.fragments": -1}, "data.synthetic.fragments: must be 0 or more"),
+        ({"data.synthetic.pico_speakers": -1}, "data.synthetic.pico_speakers: must be 0 or more"),
+        ({"data.synthetic.pico_speakers": 1.5}, "data.synthetic.pico_speakers: expected an integer"),
+        ({"data.synthetic.pico_speakers": "six"}, "data.synthetic.pico_speakers: expected an integer"),
         ({"model.config": 3}, "model.config: expected a mapping"),
     ],
 )

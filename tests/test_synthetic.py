@@ -1,7 +1,26 @@
+import hashlib
+import json
+import subprocess
+import sys
+from collections import Counter
 
 import numpy as np
 
+from stages import pico
+from stages.params import SILENCE, UNKNOWN
 from stages.sources import synthetic
+from tests.conftest import REPO, TINY, repo_params, with_overrides
+
+
+def tiny(**synthetic_settings):
+    """The repository's params made tiny (3 keywords), with `data.synthetic` keys set."""
+    return with_overrides(repo_params(), {**TINY, **{f"data.synthetic.{k}": v for k, v in synthetic_settings.items()}})
+
+
+def by_engine(clips):
+    """eSpeak's clips, then Pico's."""
+    is_pico = [clip.columns["voice"].startswith("pico:") for clip in clips]
+    return [c for c, p in zip(clips, is_pico) if not p], [c for c, p in zip(clips, is_pico) if p]
 
 
 def test_voices_are_distinct_and_varied():
@@ -41,3 +60,62 @@ def test_fragments_are_a_head_or_a_tail_of_the_word():
     for part in parts:
         assert 100 <= len(part) <= 700
         np.testing.assert_array_equal(part, np.arange(part[0], part[0] + len(part)))
+
+
+def test_pico_voices_are_distinct_varied_and_apart_from_espeak():
+    voices = synthetic.pico_voices(60, seed=0)
+    assert Counter(v.name for v in voices) == {name: 10 for name in pico.VOICES}
+    assert len({v.speaker_id for v in voices}) == 60
+    assert all(0.8 <= v.speed <= 1.3 and 0.75 <= v.pitch <= 1.35 for v in voices)
+    assert not {v.speaker_id for v in voices} & {v.speaker_id for v in synthetic.voices(60, seed=0)}
+    assert synthetic.pico_voices(60, seed=0) == voices
+    assert synthetic.pico_voices(60, seed=1) != voices
+
+
+def test_pico_speakers_get_the_espeak_plan():
+    espeak_clips, pico_clips = by_engine(list(synthetic.synthesise(tiny(speakers=2, pico_speakers=7, fragments=1))))
+    plan = Counter(clip.label for clip in espeak_clips if clip.speaker == espeak_clips[0].speaker)
+    assert plan == {"yes": 1, "no": 1, "up": 1, UNKNOWN: 2, SILENCE: 1}
+    speakers = {clip.speaker for clip in pico_clips}
+    assert len(speakers) == 7 and not speakers & {clip.speaker for clip in espeak_clips}
+    for speaker in speakers:
+        assert Counter(clip.label for clip in pico_clips if clip.speaker == speaker) == plan
+    assert Counter(clip.columns["voice"] for clip in pico_clips) == {
+        f"pico:{name}": 6 * (2 if name == pico.VOICES[0] else 1) for name in pico.VOICES
+    }
+    assert sum(clip.columns["text"].startswith("part of ") for clip in pico_clips) == 7
+    assert len({clip.origin for clip in espeak_clips + pico_clips}) == len(espeak_clips) + len(pico_clips)
+    for clip in pico_clips:
+        samples = clip.read()
+        assert samples.shape == (8_000,) and samples.dtype == np.float32 and np.abs(samples).max() <= 0.9 + 1e-6
+        if clip.label != UNKNOWN:
+            assert clip.columns["text"] == ("" if clip.label == SILENCE else clip.label)
+
+
+def test_no_pico_speakers_by_default():
+    assert repo_params()["data"]["synthetic"]["pico_speakers"] == 0
+    _, pico_clips = by_engine(list(synthetic.synthesise(tiny(speakers=1, pico_speakers=0))))
+    assert pico_clips == []
+
+
+def fresh_samples(params):
+    """Each clip's origin and a hash of its samples, synthesised in a new process (eSpeak keeps state)."""
+    script = (
+        "import hashlib, json, sys; from stages.sources import synthetic; "
+        "print(json.dumps([[c.origin, hashlib.sha256(c.read().tobytes()).hexdigest()] "
+        "for c in synthetic.synthesise(json.loads(sys.stdin.read()))]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], input=json.dumps(params), capture_output=True, text=True, cwd=REPO, check=True
+    )
+    return json.loads(result.stdout)
+
+
+def test_clips_are_deterministic_and_pico_leaves_espeak_alone():
+    with_pico = fresh_samples(tiny(speakers=2, pico_speakers=3))
+    assert len(with_pico) == 25
+    assert fresh_samples(tiny(speakers=2, pico_speakers=3)) == with_pico
+    assert fresh_samples(tiny(speakers=2, pico_speakers=0)) == with_pico[:10]
+    pico_clips = [(clip.origin, hashlib.sha256(clip.read().tobytes()).hexdigest())
+                  for clip in synthetic.synthesise(tiny(speakers=1, pico_speakers=3))][5:]
+    assert [list(clip) for clip in pico_clips] == with_pico[10:]

@@ -1,21 +1,26 @@
-"""The offline source: keywords spoken by eSpeak NG voices, placed in noise.
+"""The offline source: keywords spoken by eSpeak NG and SVOX Pico voices, placed in noise.
 
-Each speaker is an English accent with a voice variant, its own speaking rate, pitch and
-pitch range; each clip places the word at a random point of the window and mixes in
-coloured noise at a random SNR. `_unknown_` holds other words and fragments of the keywords
-(a head or a tail), so that a model sliding over a recording does not fire on part of a word. eSpeak keeps state between utterances, so clips are made
-in one fixed order: the output is a function of the params and the seed alone.
+Each eSpeak speaker is an English accent with a voice variant, its own speaking rate, pitch and
+pitch range; each Pico speaker is one of Pico's six voices (the non-English ones reading
+English give accented speakers) with its own speed and pitch. Mixing engines transfers better
+to human voices than more variants of one. Every speaker gets the same plan, and each clip
+places the word at a random point of the window and mixes in coloured noise at a random SNR.
+`_unknown_` holds other words and fragments of the keywords (a head or a tail), so that a model
+sliding over a recording does not fire on part of a word. eSpeak keeps state between
+utterances, so clips are made in one fixed order: the output is a function of the params and
+the seed alone.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from stages import audio, espeak
+from stages import audio, espeak, pico
 from stages.errors import PipelineError
 from stages.ingest import Clip
 from stages.params import SILENCE, UNKNOWN
@@ -24,10 +29,16 @@ from stages.params import SILENCE, UNKNOWN
 FRAGMENT = "fragment"
 """A plan entry's kind for part of a keyword, labelled `_unknown_`."""
 
+ESPEAK_STREAMS, PICO_STREAMS = (0, 1, 2), (3, 4, 5)
+"""Each engine's random streams `[seed, stream, …]`: drawing its speakers, each speaker's plan, each take."""
+
+Say = Callable[[str, np.random.Generator], np.ndarray]
+"""One speaker saying a word for one take (drawing the take's jitter), at `audio.SAMPLE_RATE`."""
+
 
 @dataclass(frozen=True)
 class Voice:
-    """One synthetic speaker."""
+    """One synthetic speaker of the eSpeak NG engine."""
 
     name: str
     rate: int
@@ -39,17 +50,50 @@ class Voice:
         """Eight hex digits, like the Speech Commands speaker ids."""
         return hashlib.sha1(f"{self.name}:{self.rate}:{self.pitch}:{self.pitch_range}".encode()).hexdigest()[:8]
 
+    def say(self, engine: espeak.Speaker, text: str, rng: np.random.Generator) -> np.ndarray:
+        """One take, the rate jittered by up to 15 words per minute."""
+        rate = self.rate + int(rng.integers(-15, 16))
+        return audio.resample(engine.say(text, self.name, rate, self.pitch, self.pitch_range), engine.sample_rate)
+
+
+@dataclass(frozen=True)
+class PicoVoice:
+    """One synthetic speaker of the Pico engine."""
+
+    name: str
+    speed: float
+    pitch: float
+
+    @property
+    def speaker_id(self) -> str:
+        """Eight hex digits, from a string no eSpeak voice hashes."""
+        return hashlib.sha1(f"pico:{self.name}:{self.speed}:{self.pitch}".encode()).hexdigest()[:8]
+
+    def say(self, text: str, rng: np.random.Generator) -> np.ndarray:
+        """One take, the speed jittered by up to 7%."""
+        speed = self.speed * rng.uniform(0.93, 1.07)
+        return audio.resample(pico.say(text, self.name, speed, self.pitch), pico.SAMPLE_RATE)
+
 
 def voices(count: int, seed: int) -> list[Voice]:
     """Draw `count` distinct accent × variant voices, each with its own rate and pitch."""
     names = [accent + (f"+{variant}" if variant else "") for accent in espeak.ACCENTS for variant in ["", *espeak.variants()]]
     if count > len(names):
         raise PipelineError(f"data.synthetic.speakers: {count} asked, eSpeak NG has {len(names)} English voices")
-    rng = np.random.default_rng([seed, 0])
+    rng = np.random.default_rng([seed, ESPEAK_STREAMS[0]])
     chosen = [names[i] for i in rng.permutation(len(names))[:count]]
     return [
         Voice(name, int(rng.integers(110, 230)), int(rng.integers(15, 85)), int(rng.integers(20, 90)))
         for name in chosen
+    ]
+
+
+def pico_voices(count: int, seed: int) -> list[PicoVoice]:
+    """`count` Pico speakers: Pico's six voices in turn, each with its own speed and pitch."""
+    rng = np.random.default_rng([seed, PICO_STREAMS[0]])
+    return [
+        PicoVoice(pico.VOICES[index % len(pico.VOICES)], float(rng.uniform(0.8, 1.3)), float(rng.uniform(0.75, 1.35)))
+        for index in range(count)
     ]
 
 
@@ -93,38 +137,52 @@ def silence(rng: np.random.Generator, length: int) -> np.ndarray:
 
 
 def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
-    """Every clip, voice by voice, made as the writer asks for it (eSpeak's order is fixed)."""
+    """Every clip, speaker by speaker, eSpeak's then Pico's, made as the writer asks for it (eSpeak's order is fixed)."""
     data, seed = params["data"], params["seed"]
     settings = data["synthetic"]
+    engine = espeak.Speaker()
+    engine.seed(seed)
+    for index, voice in enumerate(voices(settings["speakers"], seed)):
+        say = functools.partial(voice.say, engine)
+        yield from speaker_clips(data, seed, ESPEAK_STREAMS, index, voice.speaker_id, voice.name, say)
+    for index, pico_voice in enumerate(pico_voices(settings["pico_speakers"], seed)):
+        name = f"pico:{pico_voice.name}"
+        yield from speaker_clips(data, seed, PICO_STREAMS, index, pico_voice.speaker_id, name, pico_voice.say)
+
+
+def speaker_clips(
+    data: dict[str, Any], seed: int, streams: tuple[int, int, int], index: int, speaker: str, voice: str, say: Say
+) -> Iterator[Clip]:
+    """One speaker's clips: each keyword `takes` times, `_unknown_` words and fragments, `_silence_`.
+
+    `streams` and `index` (the speaker's place among its engine's) seed the plan and each take.
+    """
+    settings = data["synthetic"]
     length = int(round(data["max_duration_s"] * audio.SAMPLE_RATE))
-    speaker = espeak.Speaker()
-    speaker.seed(seed)
-    for voice_index, voice in enumerate(voices(settings["speakers"], seed)):
-        plan = [(word, word) for word in data["keywords"] for _ in range(settings["takes"])]
-        if data["unknown"]:
-            choices = np.random.default_rng([seed, 1, voice_index])
-            picks = choices.choice(len(settings["unknown_words"]), settings["takes"])
-            plan += [(UNKNOWN, settings["unknown_words"][i]) for i in picks]
-            plan += [(FRAGMENT, str(word)) for word in choices.choice(data["keywords"], settings["fragments"])]
-        if data["silence"]:
-            plan += [(SILENCE, "")] * settings["takes"]
-        counts: dict[str, int] = {}
-        for kind, text in plan:
-            label = UNKNOWN if kind == FRAGMENT else kind
-            take = counts.get(label, 0)
-            counts[label] = take + 1
-            rng = np.random.default_rng([seed, 2, voice_index, *hashlib.sha1(f"{label}:{take}".encode()).digest()[:4]])
-            if text:
-                rate = voice.rate + int(rng.integers(-15, 16))
-                spoken = trim(audio.resample(speaker.say(text, voice.name, rate, voice.pitch, voice.pitch_range), speaker.sample_rate))
-                if kind == FRAGMENT:
-                    spoken = fragment(spoken, rng)
-                clip = place(spoken, rng, length, settings["snr_db"])
-            else:
-                clip = silence(rng, length)
-            name = f"{voice.speaker_id}_nohash_{take}.wav"
-            yield Clip(
-                origin=f"synthetic/{label}/{name}", label=label, speaker=voice.speaker_id, name=name,
-                read=lambda samples=clip: samples,
-                columns={"text": f"part of {text}" if kind == FRAGMENT else text, "voice": voice.name},
-            )
+    plan = [(word, word) for word in data["keywords"] for _ in range(settings["takes"])]
+    if data["unknown"]:
+        choices = np.random.default_rng([seed, streams[1], index])
+        picks = choices.choice(len(settings["unknown_words"]), settings["takes"])
+        plan += [(UNKNOWN, settings["unknown_words"][i]) for i in picks]
+        plan += [(FRAGMENT, str(word)) for word in choices.choice(data["keywords"], settings["fragments"])]
+    if data["silence"]:
+        plan += [(SILENCE, "")] * settings["takes"]
+    counts: dict[str, int] = {}
+    for kind, text in plan:
+        label = UNKNOWN if kind == FRAGMENT else kind
+        take = counts.get(label, 0)
+        counts[label] = take + 1
+        rng = np.random.default_rng([seed, streams[2], index, *hashlib.sha1(f"{label}:{take}".encode()).digest()[:4]])
+        if text:
+            spoken = trim(say(text, rng))
+            if kind == FRAGMENT:
+                spoken = fragment(spoken, rng)
+            clip = place(spoken, rng, length, settings["snr_db"])
+        else:
+            clip = silence(rng, length)
+        name = f"{speaker}_nohash_{take}.wav"
+        yield Clip(
+            origin=f"synthetic/{label}/{name}", label=label, speaker=speaker, name=name,
+            read=lambda samples=clip: samples,
+            columns={"text": f"part of {text}" if kind == FRAGMENT else text, "voice": voice},
+        )
