@@ -68,20 +68,31 @@ def check(settings: dict[str, Any], chosen: tf.distribute.Strategy) -> None:
         )
 
 
+def device_types(chosen: tf.distribute.Strategy) -> set[str]:
+    """The kinds of device ("CPU", "GPU", "TPU") the strategy trains on."""
+    try:
+        devices = chosen.extended.worker_devices
+    except RuntimeError:  # the default strategy: TensorFlow's own placement, on the first GPU if any
+        return {"GPU"} if tf.config.list_logical_devices("GPU") else {"CPU"}
+    return {tf.DeviceSpec.from_string(device).device_type for device in devices}
+
+
 def jit_compile(setting: str | bool, chosen: tf.distribute.Strategy, spec_augment: bool = False) -> bool:
-    """Whether to compile with XLA, for `train.jit_compile`: `auto` is on, except across replicas
-    on CPU devices, where XLA has no collectives (and cannot reach another logical CPU's
-    variables), and with SpecAugment, whose random mask sizes XLA cannot compile ("Tile must
-    be a compile-time constant"); `true` there is refused."""
-    on_cpus = chosen.num_replicas_in_sync > 1 and all(
-        tf.DeviceSpec.from_string(device).device_type == "CPU" for device in chosen.extended.worker_devices)
+    """Whether to compile with XLA, for `train.jit_compile`: `auto` is on for GPUs and TPUs only.
+    On CPUs XLA made training steps slower (bench/RESULTS.md: 2.2× the small model's, 1.15×
+    wav2vec2-base's), and across CPU replicas it cannot run at all: it has no collectives
+    there (and cannot reach another logical CPU's variables). It is off with SpecAugment,
+    whose random mask sizes XLA cannot compile ("Tile must be a compile-time constant");
+    `true` is refused in both cases."""
+    cpus = device_types(chosen) == {"CPU"}
+    on_cpus = chosen.num_replicas_in_sync > 1 and cpus
     if setting is True and on_cpus:
         raise PipelineError(f"train.jit_compile: XLA cannot train across the CPU devices of train.strategy's "
                             f"{describe(chosen)}; set it to auto or false")
     if setting is True and spec_augment:
         raise PipelineError("train.jit_compile: XLA cannot compile SpecAugment (model.mask_time_prob > 0); "
                             "set it to auto or false")
-    return setting is True or (setting == "auto" and not on_cpus and not spec_augment)
+    return setting is True or (setting == "auto" and not cpus and not spec_augment)
 
 
 def is_chief(chosen: tf.distribute.Strategy) -> bool:

@@ -80,3 +80,23 @@ def test_scratch_splits_hold_every_label(tmp_path):
     for name in ("train", "validation", "test"):
         labels = {line.split(",")[1] for line in (tmp_path / "data/splits" / f"{name}.csv").read_text().splitlines()[1:]}
         assert labels == {"a", "b", "c"}
+
+
+def test_train_profile_times_the_positional_conv_with_the_fix_and_without(tmp_path):
+    """`python -m bench.train_profile` on the tiny model, with stages.model's positional conv
+    and with transformers' own (--upstream-positional-conv), each in a fresh process (thread
+    pools are set once per process, and the option swaps a class method)."""
+    used = {}
+    for flags in ([], ["--upstream-positional-conv"]):
+        out = tmp_path / f"profile{len(flags)}.json"
+        result = subprocess.run([sys.executable, "-m", "bench.train_profile", "--config", "tiny", "--repeats", "1",
+                                 "--step-repeats", "1", "--threads", "1", "--json", str(out), *flags],
+                                cwd=REPO, capture_output=True, text=True)
+        assert result.returncode == 0, f"bench.train_profile failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+        document = json.loads(out.read_text())
+        rows = {row["part"].split(" (")[0]: row for row in document["rows"]}
+        assert rows["pos_conv_embed"]["tf_ms"] > 0 and rows["pos_conv_embed"]["pt_ms"] > 0
+        assert rows["FULL STEP"]["ratio"] > 0
+        used[bool(flags)] = document["positional_conv"]
+    assert used == {False: "stages.model._positional_conv_as_plain_convs",
+                    True: "transformers.models.wav2vec2.modeling_tf_wav2vec2.TFWav2Vec2WeightNormConv1D.call"}

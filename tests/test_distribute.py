@@ -110,10 +110,13 @@ def test_gradient_accumulation_is_refused_across_replicas():
     distribute.check({"batch_size": 8, "gradient_accumulation": 2}, SimpleNamespace(num_replicas_in_sync=1))
 
 
-def test_xla_is_off_across_cpu_replicas_unless_forced():
+def test_xla_is_on_for_accelerators_only_unless_forced():
     one = tf.distribute.get_strategy()
-    assert distribute.jit_compile("auto", one) and distribute.jit_compile(True, one)
+    assert not distribute.jit_compile("auto", one) and distribute.jit_compile(True, one)
     assert not distribute.jit_compile(False, one)
+    gpu = SimpleNamespace(num_replicas_in_sync=1, extended=SimpleNamespace(worker_devices=("/job:localhost/replica:0/task:0/device:GPU:0",)))
+    assert distribute.jit_compile("auto", gpu)
+    assert not distribute.jit_compile("auto", gpu, spec_augment=True)
     cpus = SimpleNamespace(num_replicas_in_sync=2, extended=SimpleNamespace(
         worker_devices=("/job:localhost/replica:0/task:0/device:CPU:0", "/job:localhost/replica:0/task:0/device:CPU:1")))
     assert not distribute.jit_compile("auto", cpus)

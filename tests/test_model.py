@@ -162,3 +162,22 @@ def test_checkpoint_without_weights_is_named(tmp_path):
     (tmp_path / "tf_model.h5").unlink()
     with pytest.raises(PipelineError, match="holds none of model.safetensors"):
         model.build(model_params(checkpoint=str(tmp_path)), ["yes"])
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_the_positional_conv_and_its_gradient_equal_the_grouped_conv(groups):
+    """stages.model computes transformers' weight-norm grouped conv as one plain conv per group."""
+    import tensorflow as tf
+    from transformers.models.wav2vec2.modeling_tf_wav2vec2 import TFWav2Vec2WeightNormConv1D
+
+    layer = TFWav2Vec2WeightNormConv1D(filters=8, kernel_size=6, groups=groups, explicit_padding=3)
+    inputs = tf.random.stateless_normal((2, 13, 8), seed=(0, 1))
+    with tf.GradientTape(persistent=True) as tape:
+        ours = layer(inputs)
+        padded = tf.pad(inputs, ((0, 0), (3, 3), (0, 0)))
+        reference = tf_keras.layers.Conv1D.call(layer, padded)
+    assert ours.shape == reference.shape == (2, 14, 8)
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), atol=1e-5)
+    for ours_gradient, reference_gradient in zip(tape.gradient(ours, layer.trainable_weights),
+                                                 tape.gradient(reference, layer.trainable_weights)):
+        np.testing.assert_allclose(ours_gradient.numpy(), reference_gradient.numpy(), atol=1e-4)
