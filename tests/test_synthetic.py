@@ -119,3 +119,38 @@ def test_clips_are_deterministic_and_pico_leaves_espeak_alone():
     pico_clips = [(clip.origin, hashlib.sha256(clip.read().tobytes()).hexdigest())
                   for clip in synthetic.synthesise(tiny(speakers=1, pico_speakers=3))][5:]
     assert [list(clip) for clip in pico_clips] == with_pico[10:]
+
+
+def spectrum_share(samples, low_hz, high_hz):
+    """Share of the samples' energy between two frequencies."""
+    power = np.abs(np.fft.rfft(samples)) ** 2
+    frequencies = np.fft.rfftfreq(len(samples), 1 / 16_000)
+    return power[(frequencies >= low_hz) & (frequencies < high_hz)].sum() / power.sum()
+
+
+def test_a_room_adds_a_decaying_tail_and_keeps_the_peak():
+    rng = np.random.default_rng(0)
+    word = (np.sin(np.linspace(0, 400 * np.pi, 8000)) * np.hanning(8000)).astype(np.float32)
+    heard = synthetic.room(word, rng)
+    assert len(heard) == 8000 + 4000
+    assert np.abs(heard).max() == np.float32(np.abs(word).max())
+    tail = heard[8000:]
+    assert np.sqrt(np.mean(tail[:1000] ** 2)) > 1e-3 and np.sqrt(np.mean(tail[:1000] ** 2)) > np.sqrt(np.mean(tail[-1000:] ** 2))
+    assert not np.allclose(heard[:8000], word, atol=1e-3)
+
+
+def test_a_microphone_cuts_the_bands_outside_its_own():
+    word = np.random.default_rng(1).standard_normal(16_000).astype(np.float32)
+    heard = synthetic.microphone(word, np.random.default_rng(2))
+    assert spectrum_share(word, 0, 50) > 0.002 and spectrum_share(heard, 0, 50) < 0.0005
+    assert spectrum_share(word, 7600, 8000) > 0.02 and spectrum_share(heard, 7600, 8000) < 0.002
+
+
+def test_reverb_and_band_limit_change_only_the_clips_they_are_asked_for():
+    plain = fresh_samples(tiny(speakers=2))
+    assert fresh_samples(tiny(speakers=2, reverb=0.0, band_limit=0.0)) == plain
+    both = fresh_samples(tiny(speakers=2, reverb=1.0, band_limit=1.0))
+    assert fresh_samples(tiny(speakers=2, reverb=1.0, band_limit=1.0)) == both
+    spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
+    assert all(both[i] != plain[i] for i in spoken)
+    assert all(both[i] == plain[i] for i in range(len(plain)) if i not in spoken)

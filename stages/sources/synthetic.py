@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
+from scipy import signal
 
 from stages import audio, espeak, pico
 from stages.errors import PipelineError
@@ -125,6 +126,28 @@ def place(word: np.ndarray, rng: np.random.Generator, length: int, snr_db: list[
     return clip * rng.uniform(0.2, 0.9) / (np.abs(clip).max() + 1e-9)
 
 
+def room(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The word as a microphone across a room hears it: the direct sound plus a reverberant tail
+    of exponentially decaying noise (reverberation time 0.15–0.8 s, direct-to-reverberant
+    ratio −3 to 12 dB), cut 0.25 s after the word. Synthesisers speak into an anechoic void;
+    people record keywords in rooms."""
+    reverberation_s = rng.uniform(0.15, 0.8)
+    times = np.arange(int(reverberation_s * audio.SAMPLE_RATE)) / audio.SAMPLE_RATE
+    tail = rng.standard_normal(len(times)) * 10 ** (-3 * times / reverberation_s)
+    response = tail / np.sqrt(np.sum(tail**2)) * 10 ** (-rng.uniform(-3, 12) / 20)
+    response[0] += 1.0
+    heard = signal.fftconvolve(word, response)[: len(word) + audio.SAMPLE_RATE // 4]
+    return (heard * np.abs(word).max() / (np.abs(heard).max() + 1e-9)).astype(np.float32)
+
+
+def microphone(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The word through a cheap microphone or phone line: a band-pass from 60–400 Hz up to
+    3–7.5 kHz, where a synthesiser's output is full-band."""
+    band = signal.butter(4, [rng.uniform(60, 400), rng.uniform(3000, 7500)], btype="bandpass",
+                         fs=audio.SAMPLE_RATE, output="sos")
+    return signal.sosfilt(band, word).astype(np.float32)
+
+
 def fragment(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The first or last 10–70% of a spoken word: what a sliding window holds as a word enters or leaves."""
     cut = max(1, int(len(word) * rng.uniform(0.1, 0.7)))
@@ -177,6 +200,9 @@ def speaker_clips(
             spoken = trim(say(text, rng))
             if kind == FRAGMENT:
                 spoken = fragment(spoken, rng)
+            for share, effect in ((settings["reverb"], room), (settings["band_limit"], microphone)):
+                if share and rng.random() < share:  # no draw when off: clips stay as they were
+                    spoken = effect(spoken, rng)
             clip = place(spoken, rng, length, settings["snr_db"])
         else:
             clip = silence(rng, length)
