@@ -28,6 +28,18 @@ def test_download_writes_speech_commands_layout(project):
     assert "24 speakers" in result.stdout
 
 
+def test_download_speaks_with_both_engines_rooms_and_microphones(project):
+    write_params(project, {"data.synthetic.speakers": 2, "data.synthetic.pico_speakers": 6,
+                           "data.synthetic.reverb": 0.5, "data.synthetic.band_limit": 0.5})
+    result = run_stage("download", project)
+    assert result.returncode == 0, result.stderr
+    rows = manifest.read(project / "data/raw/manifest.csv")
+    pico = [row for row in rows if row["voice"].startswith("pico:")]
+    assert len(rows) == 8 * 5 and len(pico) == 6 * 5
+    assert {row["voice"] for row in pico} == {f"pico:{voice}" for voice in ("en-US", "en-GB", "de-DE", "es-ES", "fr-FR", "it-IT")}
+    assert "8 speakers" in result.stdout
+
+
 def tree_digest(root):
     return hashlib.sha1(b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())).hexdigest()
 

@@ -92,8 +92,7 @@ def test_pico_speakers_get_the_espeak_plan():
             assert clip.columns["text"] == ("" if clip.label == SILENCE else clip.label)
 
 
-def test_no_pico_speakers_by_default():
-    assert repo_params()["data"]["synthetic"]["pico_speakers"] == 0
+def test_no_pico_speakers_at_zero():
     _, pico_clips = by_engine(list(synthetic.synthesise(tiny(speakers=1, pico_speakers=0))))
     assert pico_clips == []
 
@@ -147,8 +146,7 @@ def test_a_microphone_cuts_the_bands_outside_its_own():
 
 
 def test_reverb_and_band_limit_change_only_the_clips_they_are_asked_for():
-    plain = fresh_samples(tiny(speakers=2))
-    assert fresh_samples(tiny(speakers=2, reverb=0.0, band_limit=0.0)) == plain
+    plain = fresh_samples(tiny(speakers=2, reverb=0.0, band_limit=0.0))
     both = fresh_samples(tiny(speakers=2, reverb=1.0, band_limit=1.0))
     assert fresh_samples(tiny(speakers=2, reverb=1.0, band_limit=1.0)) == both
     spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
