@@ -22,6 +22,15 @@ def decode(path: Path) -> np.ndarray:
     return samples
 
 
+def decode_cropped(paths: list[Path], length: int) -> list[np.ndarray]:
+    """Decode clips and keep at most `length` samples of each, centred.
+
+    Preprocess runs this in worker processes, which import the module of the function they
+    run: here, that is one that imports no machine-learning framework (seconds per worker).
+    """
+    return [audio.crop(decode(path), length) for path in paths]
+
+
 def unusable(samples: np.ndarray) -> str | None:
     """Why decoded samples cannot be scored or trained on (empty, NaN, inf), or None."""
     if not len(samples):

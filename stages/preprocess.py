@@ -25,7 +25,7 @@ from transformers import AutoFeatureExtractor, Wav2Vec2FeatureExtractor
 from stages import atomic, audio, manifest, params
 from stages.arrays import RowWriter
 from stages.cli import run
-from stages.decode import decode
+from stages.decode import decode_cropped
 from stages.paths import FEATURES_DIR, LABELS_FILE, RAW_DIR, SPLITS, SPLITS_DIR
 
 CHUNK = 256
@@ -52,21 +52,11 @@ def feature_extractor(model: dict[str, Any], max_duration_s: float) -> Wav2Vec2F
     return extractor
 
 
-def load_clip(path: Path, length: int) -> np.ndarray:
-    """Decode one clip to 16 kHz mono, cropped to `length` samples."""
-    return audio.crop(decode(path), length)
-
-
-def load_chunk(paths: list[Path], length: int) -> list[np.ndarray]:
-    """Decode a chunk of clips; runs in a worker process."""
-    return [load_clip(path, length) for path in paths]
-
-
 def decoded_chunks(rows: list[dict[str, str]], length: int, workers: Executor, ahead: int) -> Iterator[list[np.ndarray]]:
     """The rows' clips decoded by `workers`, chunk by chunk in order, at most `ahead` chunks early."""
     pending: deque = deque()
     for start in range(0, len(rows), CHUNK):
-        pending.append(workers.submit(load_chunk, [RAW_DIR / row["path"] for row in rows[start : start + CHUNK]], length))
+        pending.append(workers.submit(decode_cropped, [RAW_DIR / row["path"] for row in rows[start : start + CHUNK]], length))
         if len(pending) > ahead:
             yield pending.popleft().result()
     while pending:
@@ -74,11 +64,10 @@ def decoded_chunks(rows: list[dict[str, str]], length: int, workers: Executor, a
 
 
 def decoding_workers(processes: int) -> ProcessPoolExecutor:
-    """A pool of fresh processes that import only the decoder (never TensorFlow or torch),
-    working in this process's directory."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["stages.decode"])
-    return ProcessPoolExecutor(processes, mp_context=context, initializer=os.chdir, initargs=(os.getcwd(),))
+    """A pool of processes forked from this one. They only decode (soundfile and numpy), so
+    TensorFlow having been imported here does not matter; fresh processes ("spawn",
+    "forkserver") import the main module again, seconds per worker and per split."""
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
 
 
 def write_split(rows: list[dict[str, str]], labels: list[str], extractor: Wav2Vec2FeatureExtractor,
