@@ -68,8 +68,8 @@ def train_section(result: dict[str, Any]) -> str:
     return (
         "## 1. Train step: TensorFlow ÷ PyTorch\n\n"
         f"Median of {first['steps_timed']} steps after {first['warmup_steps']} warm-up steps, batches of 1 s clips, random init, "
-        "layerdrop 0, SpecAugment off. TF is compiled by the train stage's own `stages.train.compiled` and stepped with "
-        "`train_on_batch`; PyTorch is `Wav2Vec2ForSequenceClassification` with AdamW "
+        "layerdrop 0, SpecAugment off. TF is compiled by the train stage's own `stages.train.compiled` and stepped as "
+        "`fit` steps it (its train function on one tf.data iterator; `train_on_batch` builds a dataset per call); PyTorch is `Wav2Vec2ForSequenceClassification` with AdamW "
         f"(attention: {first['pytorch_attention']}). The ratio uses TF's faster variant.\n\n"
         + table(["config", "shape", "parameters", "batch", "TF", "TF + XLA", "PyTorch", "TF best ÷ PyTorch"], rows)
         + "\nWhere the time goes (forward in training mode without gradients; the rest of the step is backward + update):\n\n"

@@ -63,7 +63,7 @@ class Size:
 SIZES = {
     "full": Size(
         name="full",
-        train={"base": TrainCase(BASE, batch=8, steps=5, warmup=2), "small": TrainCase(SMALL, batch=32, steps=10, warmup=2)},
+        train={"base": TrainCase(BASE, batch=8, steps=7, warmup=2), "small": TrainCase(SMALL, batch=32, steps=10, warmup=2)},
         preprocess_clips=10_000, preprocess_repeats=5,
         memory_clips=(5_000, 50_000),
         noop_clips=60_000, noop_repeats=3,

@@ -8,8 +8,9 @@ encoder and the head, it times forward + backward: the gradient of sum(output * 
 cotangent) with respect to the part's weights and its input (not the raw audio, which training
 does not differentiate either), in training mode. TF runs it inside a tf.function, as the train
 step does; PyTorch runs the matching module of transformers' PyTorch model for the same config.
-Then AdamW's update alone, the forward pass alone, and the full step (train_on_batch, from the
-train stage's own `stages.train.compiled`, XLA off, against zero_grad/backward/step). The two
+Then AdamW's update alone, the forward pass alone, and the full step (as `fit` takes it:
+bench.train_step.fit_step, on the train stage's own `stages.train.compiled`, XLA off, against
+zero_grad/backward/step). The two
 frameworks take turns call by call, so load from other work on the machine hits both alike; the
 table reports medians. Both get the same thread pools, set by bench.run.configure_threads.
 
@@ -53,6 +54,7 @@ from bench.project import labels, repo_params  # noqa: E402
 from bench.run import configure_threads  # noqa: E402
 from bench.sizes import BASE, SMALL, TINY  # noqa: E402
 from bench.timing import median, seconds  # noqa: E402
+from bench.train_step import fit_step  # noqa: E402
 from stages import train  # noqa: E402
 from stages.audio import SAMPLE_RATE  # noqa: E402
 from stages.model import _positional_conv_as_plain_convs  # noqa: E402
@@ -259,8 +261,8 @@ def full_step(model: keras.Model, pt: torch.nn.Module, optimizer: torch.optim.Op
 
     forward = row("forward only (training mode)",
                   side_by_side({"tf": lambda: tf_forward().numpy(), "pt": pt_forward}, repeats))
-    step = row("FULL STEP (train_on_batch vs PT step)",
-               side_by_side({"tf": lambda: model.train_on_batch(features, truth), "pt": pt_step}, repeats))
+    step = row("FULL STEP (fit's train function vs PT step)",
+               side_by_side({"tf": fit_step(model, features, truth), "pt": pt_step}, repeats))
     return [forward, step]
 
 

@@ -181,3 +181,32 @@ def test_the_positional_conv_and_its_gradient_equal_the_grouped_conv(groups):
     for ours_gradient, reference_gradient in zip(tape.gradient(ours, layer.trainable_weights),
                                                  tape.gradient(reference, layer.trainable_weights)):
         np.testing.assert_allclose(ours_gradient.numpy(), reference_gradient.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("channels, framed", [(model.FRAMED_CONV_MIN_CHANNELS, True), (8, False)])
+@pytest.mark.parametrize("norm", ["none", "layer", "group"])
+def test_a_feature_encoder_layer_and_its_gradient_equal_the_keras_conv(channels, framed, norm):
+    """Wide feature-encoder convs run as framed matmuls: same outputs and gradients as Conv1D."""
+    import tensorflow as tf
+    from transformers import Wav2Vec2Config
+    from transformers.models.wav2vec2 import modeling_tf_wav2vec2 as tfw2v
+
+    config = Wav2Vec2Config(conv_dim=[channels, channels], conv_kernel=[3, 3], conv_stride=[2, 2], conv_bias=True)
+    kind = {"none": tfw2v.TFWav2Vec2NoLayerNormConvLayer, "layer": tfw2v.TFWav2Vec2LayerNormConvLayer,
+            "group": tfw2v.TFWav2Vec2GroupNormConvLayer}[norm]
+    layer = kind(config, layer_id=1)
+    layer.build((None, None, channels))
+    layer.conv.bias.assign(tf.random.stateless_normal((channels,), seed=(0, 2)))
+    inputs = tf.random.stateless_normal((2, 41, channels), seed=(0, 1))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(inputs)
+        ours = layer(inputs)
+        hidden = layer.conv(inputs)
+        reference = layer.activation(layer.layer_norm(hidden) if norm != "none" else hidden)
+    assert ours.shape == reference.shape == (2, 20, channels)
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), atol=1e-5)
+    sources = [inputs, *layer.trainable_weights]
+    for ours_gradient, reference_gradient in zip(tape.gradient(ours, sources), tape.gradient(reference, sources)):
+        np.testing.assert_allclose(ours_gradient.numpy(), reference_gradient.numpy(), atol=1e-4)
+    traced = tf.function(layer.call).get_concrete_function(tf.TensorSpec((2, 41, channels))).graph
+    assert any(op.type == "Einsum" for op in traced.get_operations()) is framed

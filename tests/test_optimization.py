@@ -82,3 +82,23 @@ def test_weight_decay_spares_layer_norms_and_biases():
     decayed = {variable.name for variable in model.trainable_variables if built._use_weight_decay(variable)}
     assert decayed == {variable.name for variable in model.trainable_variables if variable.name.endswith("kernel:0")}
     assert len(decayed) == 2 and math.isclose(built.weight_decay, 0.1)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_fused_update_follows_keras_adamw(weight_decay):
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((32, 6)).astype(np.float32), rng.standard_normal((32, 1)).astype(np.float32)
+    settings = {**SETTINGS, "epochs": 1, "warmup_ratio": 0.0, "weight_decay": weight_decay}
+    trained = []
+    for built in (optimization.optimizer(settings, batches_per_epoch=8),
+                  keras.optimizers.AdamW(learning_rate=optimization.schedule(0.01, 0, 8, "linear"),
+                                         weight_decay=weight_decay)):
+        built.exclude_from_weight_decay(var_names=optimization.NO_WEIGHT_DECAY)
+        model = regression()
+        model.compile(optimizer=built, loss="mse")
+        model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        trained.append(model.get_weights())
+    fused, keras_own = trained
+    assert any(not np.allclose(a, b) for a, b in zip(regression().get_weights(), fused))
+    for expected, got in zip(keras_own, fused):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
