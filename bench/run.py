@@ -11,6 +11,7 @@ still run, and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -74,6 +75,21 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def keep_earlier(record: dict[str, Any], previous: Path, only: list[str]) -> None:
+    """With `--only`, carry the other benchmarks' results over from the last results.json, each
+    marked with the run that measured it, so one rerun benchmark does not erase the rest."""
+    if set(only) == set(BENCHMARKS) or not previous.exists():
+        return
+    earlier = json.loads(previous.read_text())
+    if earlier.get("size") != record["size"]:
+        return
+    origin = {"started": earlier["started"], "command": earlier["command"], "git": earlier["machine"]["git"]}
+    for name, result in earlier["benchmarks"].items():
+        if name not in only:
+            record["benchmarks"][name] = result
+            record.setdefault("earlier", {})[name] = earlier.get("earlier", {}).get(name, origin)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     configure_threads(args.threads)
@@ -85,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "threads": args.threads,
         "machine": machine.describe(REPO), "benchmarks": {}, "errors": {},
     }
+    keep_earlier(record, args.out / report.JSON, args.only)
     pools: list[Pool] = []
 
     def pool() -> Pool:

@@ -2,14 +2,16 @@
 
 A memory-mapped file counts every page the process has touched in its resident memory, so
 the stages' RSS would grow with the dataset although those pages are the kernel's cache to
-drop. Appending rows in order and reading rows with `pread` keeps the data in the page cache
-and out of the process: memory stays bounded by a chunk or a batch whatever the data size.
+drop. Writing rows with `write`/`pwrite` and reading them with `pread` keeps the data in the
+page cache and out of the process: memory stays bounded by a chunk or a batch whatever the
+data size.
 The files are ordinary .npy files: `np.load` reads them.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -22,8 +24,34 @@ from stages.errors import PipelineError
 HEADER_READERS = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
 
 
+@dataclass(frozen=True)
+class RowSlots:
+    """The rows of a `RowWriter`'s file, for any process to fill by position (see `put`)."""
+
+    path: Path
+    offset: int
+    dtype: np.dtype
+    row_shape: tuple[int, ...]
+    rows: int
+
+    def put(self, start: int, rows: np.ndarray) -> None:
+        """Write `rows` as rows `start`, `start + 1`, … of the file."""
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        if rows.shape[1:] != self.row_shape or not 0 <= start <= start + len(rows) <= self.rows:
+            raise ValueError(f"{self.path}: rows of shape {rows.shape} do not fit {(self.rows, *self.row_shape)} at {start}")
+        data, position = memoryview(rows).cast("B"), self.offset + start * (rows.nbytes // max(1, len(rows)))
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            while data:
+                written = os.pwrite(fd, data, position)
+                data, position = data[written:], position + written
+        finally:
+            os.close(fd)
+
+
 class RowWriter:
-    """A .npy file of `shape` filled by appending rows in order; complete only when closed."""
+    """A .npy file of `shape` filled by appending rows in order, or by position through
+    `slots` from other processes; complete only when closed with every row counted."""
 
     def __init__(self, path: Path, dtype: np.dtype | type, shape: tuple[int, ...]) -> None:
         self.path, self.dtype, self.shape = Path(path), np.dtype(dtype), tuple(shape)
@@ -31,6 +59,8 @@ class RowWriter:
         self.file = open(self.path, "wb")
         header = {"descr": npy.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
         npy.write_array_header_1_0(self.file, header)
+        self.slots = RowSlots(self.path, self.file.tell(), self.dtype, self.shape[1:], self.shape[0])
+        self.file.truncate(self.slots.offset + self.dtype.itemsize * int(np.prod(self.shape, dtype=np.int64)))
 
     def write(self, rows: np.ndarray) -> None:
         """Append `rows` (any number of them, each of the file's row shape)."""
@@ -39,6 +69,10 @@ class RowWriter:
             raise ValueError(f"{self.path}: rows of shape {rows.shape} do not fit {self.shape} after {self.written}")
         self.file.write(rows.data)
         self.written += len(rows)
+
+    def filled(self, count: int) -> None:
+        """Count `count` rows as written through `slots`."""
+        self.written += count
 
     def close(self) -> None:
         """Close the file; fewer rows than its shape promises is an error."""

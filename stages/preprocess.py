@@ -2,8 +2,9 @@
 
 Per split it writes input_values.npy (float32, clips × samples), labels.npy (int32) and,
 only where the checkpoint's feature extractor returns one, attention_mask.npy (int8). Worker
-processes decode chunks of clips ahead; this process normalises each chunk with the feature
-extractor and appends it to the arrays, so memory stays bounded by a few chunks.
+processes, one per core, each take a chunk of clips at a time: decode, apply the feature
+extractor, and write the chunk's rows in place in the arrays. No clip passes through this
+process, so memory stays bounded by a chunk per worker and both cores do all of the work.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,13 @@ from tqdm import tqdm
 from transformers import AutoFeatureExtractor, Wav2Vec2FeatureExtractor
 
 from stages import atomic, audio, manifest, params
-from stages.arrays import RowWriter
+from stages.arrays import RowSlots, RowWriter
 from stages.cli import run
 from stages.decode import decode_cropped
 from stages.paths import FEATURES_DIR, LABELS_FILE, RAW_DIR, SPLITS, SPLITS_DIR
 
 CHUNK = 256
-CHUNKS_AHEAD = 2
-"""Decoded chunks waiting per worker, at most: enough to keep the workers busy."""
+"""Clips per worker task."""
 
 
 def feature_extractor(model: dict[str, Any], max_duration_s: float) -> Wav2Vec2FeatureExtractor:
@@ -52,45 +50,53 @@ def feature_extractor(model: dict[str, Any], max_duration_s: float) -> Wav2Vec2F
     return extractor
 
 
-def decoded_chunks(rows: list[dict[str, str]], length: int, workers: Executor, ahead: int) -> Iterator[list[np.ndarray]]:
-    """The rows' clips decoded by `workers`, chunk by chunk in order, at most `ahead` chunks early."""
-    pending: deque = deque()
-    for start in range(0, len(rows), CHUNK):
-        pending.append(workers.submit(decode_cropped, [RAW_DIR / row["path"] for row in rows[start : start + CHUNK]], length))
-        if len(pending) > ahead:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+def chunk_features(paths: list[Path], length: int, extractor: Wav2Vec2FeatureExtractor, start: int,
+                   values: RowSlots, mask: RowSlots | None) -> int:
+    """Decode and normalise a chunk of clips, and write them as rows `start`, … of the arrays;
+    return the number of clips. Runs in a worker process."""
+    clips = decode_cropped(paths, length)
+    features = extractor(
+        clips, sampling_rate=audio.SAMPLE_RATE, padding="max_length", max_length=length,
+        return_attention_mask=mask is not None, return_tensors="np",
+    )
+    values.put(start, features["input_values"])
+    if mask is not None:
+        mask.put(start, features["attention_mask"])
+    return len(clips)
 
 
-def decoding_workers(processes: int) -> ProcessPoolExecutor:
-    """A pool of processes forked from this one. They only decode (soundfile and numpy), so
-    TensorFlow having been imported here does not matter; fresh processes ("spawn",
-    "forkserver") import the main module again, seconds per worker and per split."""
+def workers(processes: int, extractor: Wav2Vec2FeatureExtractor) -> ProcessPoolExecutor:
+    """A pool of processes forked from this one. The extractor runs once here first: its first
+    call imports TensorFlow (to recognise TF tensors), seconds that each worker would pay
+    again. Fresh processes ("spawn", "forkserver") would import the main module again too."""
+    extractor([np.zeros(1, np.float32)], sampling_rate=audio.SAMPLE_RATE, return_tensors="np")
     return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
 
 
 def write_split(rows: list[dict[str, str]], labels: list[str], extractor: Wav2Vec2FeatureExtractor,
                 length: int, out: Path, name: str, processes: int = os.cpu_count() or 1) -> None:
-    """Write the split's arrays, chunk by chunk, decoding in `processes` worker processes."""
+    """Write the split's arrays, a chunk of clips per task of `processes` worker processes."""
     out.mkdir(parents=True)
     ids = {label: i for i, label in enumerate(labels)}
     np.save(out / "labels.npy", np.array([ids[row["label"]] for row in rows], dtype=np.int32))
     with (
         RowWriter(out / "input_values.npy", np.float32, (len(rows), length)) as values,
         RowWriter(out / "attention_mask.npy", np.int8, (len(rows), length)) if extractor.return_attention_mask else nullcontext() as mask,
-        decoding_workers(processes) as workers,
+        workers(processes, extractor) as pool,
         tqdm(total=len(rows), desc=f"preprocess {name}", unit="clip") as progress,
     ):
-        for clips in decoded_chunks(rows, length, workers, CHUNKS_AHEAD * processes):
-            features = extractor(
-                clips, sampling_rate=audio.SAMPLE_RATE, padding="max_length", max_length=length,
-                return_attention_mask=extractor.return_attention_mask, return_tensors="np",
-            )
-            values.write(features["input_values"])
+        tasks = [pool.submit(chunk_features, [RAW_DIR / row["path"] for row in rows[start : start + CHUNK]], length,
+                             extractor, start, values.slots, mask.slots if mask is not None else None)
+                 for start in range(0, len(rows), CHUNK)]
+        for task in as_completed(tasks):
+            if task.exception():
+                for waiting in tasks:
+                    waiting.cancel()
+            done = task.result()
+            values.filled(done)
             if mask is not None:
-                mask.write(features["attention_mask"])
-            progress.update(len(clips))
+                mask.filled(done)
+            progress.update(done)
 
 
 def main() -> None:

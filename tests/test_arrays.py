@@ -52,3 +52,16 @@ def test_a_file_that_is_not_npy_or_is_cut_short_names_itself(tmp_path):
     (tmp_path / "cut.npy").write_bytes(data[:-150])
     with pytest.raises(PipelineError, match="cut.npy: truncated"):
         Rows(tmp_path / "cut.npy").take(np.array([3]))
+
+
+def test_rows_put_by_position_in_any_order_make_the_file_np_save_writes(tmp_path):
+    array = np.random.default_rng(1).standard_normal((9, 5)).astype(np.float32)
+    with RowWriter(tmp_path / "rows.npy", np.float32, array.shape) as writer:
+        for start in (6, 0, 3):
+            writer.slots.put(start, array[start : start + 3])
+            writer.filled(3)
+        with pytest.raises(ValueError, match=r"rows.npy: rows of shape \(3, 5\) do not fit \(9, 5\) at 7"):
+            writer.slots.put(7, array[:3])
+    expected = io.BytesIO()
+    np.save(expected, array)
+    assert (tmp_path / "rows.npy").read_bytes() == expected.getvalue()
