@@ -21,6 +21,15 @@ TF against 0.23 s in PyTorch, full step TF/PT 2.89. `stages.model` now replaces 
 with one plain conv per group (`_positional_conv_as_plain_convs`); after: pos_conv_embed 52 ms,
 full step TF/PT 0.37-0.38.
 
+Then, for wav2vec2-base (batch 8, `--config base`), two parts were TF's alone: AdamW's update
+(Keras spells Adam as a dozen element-wise ops, each a pass over 95M weights: 289 ms against
+PyTorch's 148 ms) and the wide feature-encoder convs (oneDNN's gradient of the 512 → 512 conv
+at 3,199 steps: 446 ms against 294 ms). `stages.optimization` now applies TF's fused Adam
+kernel (82 ms) and `stages.model` runs convs of 256 or more input channels as framed matmuls
+on CPUs (`_feature_conv`; that conv 182 ms); full step 1.94 s → 1.54 s. Also, the full step
+is timed as `fit` takes it: `train_on_batch` built a one-batch dataset at every call and made
+every third step or so 0.24 s slower.
+
 Reproduce both sides:
 
     python -m bench.train_profile --config small                               # the fixed model
