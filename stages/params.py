@@ -41,7 +41,7 @@ SCHEMA: dict[str, Any] = {
         "silence_per_keyword": float,
         "synthetic": {
             "speakers": int, "pico_speakers": int, "takes": int, "fragments": int, "unknown_words": [str],
-            "snr_db": [float], "reverb": float, "band_limit": float,
+            "snr_db": [float], "reverb": float, "band_limit": float, "equaliser": float,
         },
         "speech_commands": {
             "version": str, "url": str, "sha256": str, "test_url": str, "test_sha256": str,
@@ -164,7 +164,7 @@ def _check_values(params: dict[str, Any]) -> None:
     for key in ("pico_speakers", "fragments"):
         if synthetic[key] < 0:
             raise PipelineError(f"data.synthetic.{key}: must be 0 or more, got {synthetic[key]}")
-    for key in ("reverb", "band_limit"):
+    for key in ("reverb", "band_limit", "equaliser"):
         if not 0 <= synthetic[key] <= 1:
             raise PipelineError(f"data.synthetic.{key}: a share of clips, from 0 to 1, got {synthetic[key]}")
     if data["unknown"] and not synthetic["unknown_words"] and data["source"] == "synthetic":

@@ -5,6 +5,7 @@ import sys
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from stages import pico
 from stages.params import SILENCE, UNKNOWN
@@ -152,3 +153,22 @@ def test_reverb_and_band_limit_change_only_the_clips_they_are_asked_for():
     spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
     assert all(both[i] != plain[i] for i in spoken)
     assert all(both[i] == plain[i] for i in range(len(plain)) if i not in spoken)
+
+
+def test_an_equaliser_lifts_or_cuts_bands_and_keeps_the_peak_level():
+    word = np.random.default_rng(3).standard_normal(16_000).astype(np.float32) * 0.3
+    changes = []
+    for seed in range(6):
+        heard = synthetic.equaliser(word, np.random.default_rng(seed))
+        assert heard.dtype == np.float32 and np.abs(heard).max() == pytest.approx(np.abs(word).max(), rel=1e-5)
+        bands = [(150, 400), (400, 1000), (1000, 2500), (2500, 6000)]
+        changes.append([spectrum_share(heard, *band) / spectrum_share(word, *band) for band in bands])
+    assert max(max(row) / min(row) for row in changes) > 2  # some band moved by more than 3 dB against another
+
+
+def test_the_equaliser_changes_only_the_clips_it_is_asked_for():
+    plain = fresh_samples(tiny(speakers=2, equaliser=0.0))
+    equalised = fresh_samples(tiny(speakers=2, equaliser=1.0))
+    spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
+    assert all(equalised[i] != plain[i] for i in spoken)
+    assert all(equalised[i] == plain[i] for i in range(len(plain)) if i not in spoken)

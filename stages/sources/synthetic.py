@@ -148,6 +148,19 @@ def microphone(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return signal.sosfilt(band, word).astype(np.float32)
 
 
+def equaliser(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The word through an uneven frequency response: one to three peaks or dips of −12 to +9 dB
+    between 150 Hz and 6 kHz, as microphones, phone speakers and rooms colour a voice, where a
+    synthesiser's timbre is the same take after take. Each is a resonator (scipy's `iirpeak`,
+    unit gain at its centre, none elsewhere) mixed back in at `gain - 1`."""
+    heard = word.astype(np.float64)
+    for _ in range(int(rng.integers(1, 4))):
+        centre = np.exp(rng.uniform(np.log(150), np.log(6000)))
+        resonator = signal.iirpeak(centre, rng.uniform(0.7, 3.0), fs=audio.SAMPLE_RATE)
+        heard = heard + (10 ** (rng.uniform(-12, 9) / 20) - 1) * signal.lfilter(*resonator, heard)
+    return (heard * np.abs(word).max() / (np.abs(heard).max() + 1e-9)).astype(np.float32)
+
+
 def fragment(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The first or last 10–70% of a spoken word: what a sliding window holds as a word enters or leaves."""
     cut = max(1, int(len(word) * rng.uniform(0.1, 0.7)))
@@ -200,7 +213,8 @@ def speaker_clips(
             spoken = trim(say(text, rng))
             if kind == FRAGMENT:
                 spoken = fragment(spoken, rng)
-            for share, effect in ((settings["reverb"], room), (settings["band_limit"], microphone)):
+            effects = ((settings["reverb"], room), (settings["band_limit"], microphone), (settings["equaliser"], equaliser))
+            for share, effect in effects:
                 if share and rng.random() < share:  # no draw when off: clips stay as they were
                     spoken = effect(spoken, rng)
             clip = place(spoken, rng, length, settings["snr_db"])
