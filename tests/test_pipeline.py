@@ -96,7 +96,7 @@ def test_keywords_rerun_every_stage(repo):
 def test_editing_the_preprocess_module_reruns_preprocess_and_what_follows(repo):
     module = repo / "stages" / "preprocess.py"
     original = module.read_text()
-    edit = ('values.write(features["input_values"])', 'values.write(features["input_values"] * 0.5)')
+    edit = ('values.put(start, features["input_values"])', 'values.put(start, features["input_values"] * 0.5)')
     assert edit[0] in original
     module.write_text(original.replace(*edit))
     assert stale(repo) == {"preprocess"}
