@@ -186,8 +186,8 @@ def markdown(document: dict[str, Any]) -> str:
         f"{document.get('load_average_end')}. Git {machine['git']}.\n\n{versions}.\n",
         "## Headline\n\n" + table(["key", "value"], [[f"`{key}`", cell(value)] for key, value in headline(document["benchmarks"]).items()]),
     ]
-    for name, result in document["benchmarks"].items():
-        section = SECTIONS[name](result)
+    for name in [name for name in SECTIONS if name in document["benchmarks"]]:
+        section = SECTIONS[name](document["benchmarks"][name])
         if name in document.get("earlier", {}):
             origin = document["earlier"][name]
             title, _, body = section.partition("\n\n")
