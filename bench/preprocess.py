@@ -58,16 +58,10 @@ def arrays_alone(rows: int, out: Path) -> None:
             values.write(chunk[: rows - start])
 
 
-def decode_alone(paths: list[Path]) -> list[np.ndarray]:
-    """Every clip decoded and cropped as preprocess decodes them, nothing else."""
-    return decode_cropped(paths, CLIP_SAMPLES)
-
-
 def extract_alone(clips: list[np.ndarray], extractor: Wav2Vec2FeatureExtractor) -> None:
     """The feature extractor over decoded clips in preprocess's chunks, nothing else."""
     for start in range(0, len(clips), preprocess.CHUNK):
-        extractor(clips[start : start + preprocess.CHUNK], sampling_rate=audio.SAMPLE_RATE, padding="max_length",
-                  max_length=CLIP_SAMPLES, return_tensors="np")
+        preprocess.features_of(clips[start : start + preprocess.CHUNK], extractor, CLIP_SAMPLES)
 
 
 def seed_recipe(paths: list[str], label_ids: list[int], extractor: Wav2Vec2FeatureExtractor,
@@ -101,9 +95,9 @@ def run(pool: Pool, clips: int, repeats: int, work: Path) -> dict[str, Any]:
         f"seed_num_proc_{cores}": lambda out, n: seed_recipe(paths[:n], label_ids[:n], extractor, cores)["input_values"],
     }
     warm_up = {name: np.array(way(work / f"preprocess-{name}-warm-up", WARM_UP_CLIPS)) for name, way in ways.items()}
-    decoded = decode_alone([Path(path) for path in paths])
+    decoded = decode_cropped([Path(path) for path in paths], CLIP_SAMPLES)
     ways["floor"] = lambda out, n: arrays_alone(n, out)
-    ways["decode_alone"] = lambda out, n: decode_alone([Path(path) for path in paths[:n]])
+    ways["decode_alone"] = lambda out, n: decode_cropped([Path(path) for path in paths[:n]], CLIP_SAMPLES)
     ways["extractor_alone"] = lambda out, n: extract_alone(decoded[:n], extractor)
     times: dict[str, list[float]] = {name: [] for name in ways}
     for repeat in range(repeats):

@@ -34,12 +34,16 @@ class RowSlots:
     row_shape: tuple[int, ...]
     rows: int
 
+    @property
+    def row_bytes(self) -> int:
+        return self.dtype.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
+
     def put(self, start: int, rows: np.ndarray) -> None:
         """Write `rows` as rows `start`, `start + 1`, … of the file."""
         rows = np.ascontiguousarray(rows, dtype=self.dtype)
         if rows.shape[1:] != self.row_shape or not 0 <= start <= start + len(rows) <= self.rows:
             raise ValueError(f"{self.path}: rows of shape {rows.shape} do not fit {(self.rows, *self.row_shape)} at {start}")
-        data, position = memoryview(rows).cast("B"), self.offset + start * (rows.nbytes // max(1, len(rows)))
+        data, position = memoryview(rows).cast("B"), self.offset + start * self.row_bytes
         fd = os.open(self.path, os.O_WRONLY)
         try:
             while data:
@@ -56,18 +60,15 @@ class RowWriter:
     def __init__(self, path: Path, dtype: np.dtype | type, shape: tuple[int, ...]) -> None:
         self.path, self.dtype, self.shape = Path(path), np.dtype(dtype), tuple(shape)
         self.written = 0
-        self.file = open(self.path, "wb")
-        header = {"descr": npy.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
-        npy.write_array_header_1_0(self.file, header)
-        self.slots = RowSlots(self.path, self.file.tell(), self.dtype, self.shape[1:], self.shape[0])
-        self.file.truncate(self.slots.offset + self.dtype.itemsize * int(np.prod(self.shape, dtype=np.int64)))
+        with open(self.path, "wb") as file:
+            header = {"descr": npy.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+            npy.write_array_header_1_0(file, header)
+            self.slots = RowSlots(self.path, file.tell(), self.dtype, self.shape[1:], self.shape[0])
+            file.truncate(self.slots.offset + self.slots.row_bytes * self.shape[0])
 
     def write(self, rows: np.ndarray) -> None:
         """Append `rows` (any number of them, each of the file's row shape)."""
-        rows = np.ascontiguousarray(rows, dtype=self.dtype)
-        if rows.shape[1:] != self.shape[1:] or self.written + len(rows) > self.shape[0]:
-            raise ValueError(f"{self.path}: rows of shape {rows.shape} do not fit {self.shape} after {self.written}")
-        self.file.write(rows.data)
+        self.slots.put(self.written, rows)
         self.written += len(rows)
 
     def filled(self, count: int) -> None:
@@ -75,8 +76,7 @@ class RowWriter:
         self.written += count
 
     def close(self) -> None:
-        """Close the file; fewer rows than its shape promises is an error."""
-        self.file.close()
+        """Finish the file; fewer rows than its shape promises is an error."""
         if self.written != self.shape[0]:
             raise ValueError(f"{self.path}: {self.written} rows written of {self.shape[0]}")
 
@@ -87,8 +87,6 @@ class RowWriter:
                  traceback: TracebackType | None) -> None:
         if kind is None:
             self.close()
-        else:
-            self.file.close()
 
 
 class Rows:

@@ -50,15 +50,18 @@ def feature_extractor(model: dict[str, Any], max_duration_s: float) -> Wav2Vec2F
     return extractor
 
 
+def features_of(clips: list[np.ndarray], extractor: Wav2Vec2FeatureExtractor, length: int) -> dict[str, np.ndarray]:
+    """The extractor's input values (and attention mask, if it returns one), padded to `length`."""
+    return extractor(clips, sampling_rate=audio.SAMPLE_RATE, padding="max_length", max_length=length,
+                     return_attention_mask=extractor.return_attention_mask, return_tensors="np")
+
+
 def chunk_features(paths: list[Path], length: int, extractor: Wav2Vec2FeatureExtractor, start: int,
                    values: RowSlots, mask: RowSlots | None) -> int:
     """Decode and normalise a chunk of clips, and write them as rows `start`, … of the arrays;
     return the number of clips. Runs in a worker process."""
     clips = decode_cropped(paths, length)
-    features = extractor(
-        clips, sampling_rate=audio.SAMPLE_RATE, padding="max_length", max_length=length,
-        return_attention_mask=mask is not None, return_tensors="np",
-    )
+    features = features_of(clips, extractor, length)
     values.put(start, features["input_values"])
     if mask is not None:
         mask.put(start, features["attention_mask"])
