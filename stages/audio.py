@@ -38,6 +38,20 @@ def crop(samples: np.ndarray, length: int) -> np.ndarray:
     return samples[start : start + length]
 
 
+def cut_quiet_ends(samples: np.ndarray, rate: int, quiet_db: float = 40.0) -> np.ndarray:
+    """Cut the 10 ms frames at either end that are quieter than `quiet_db` below the loudest.
+
+    Neural and concatenative synthesisers leave a faint noise floor around a word, where eSpeak
+    leaves digital silence; `synthetic.place` adds noise at most 30 dB below the speech, which
+    buries anything 40 dB down anyway.
+    """
+    frame = rate // 100
+    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+    energy = np.mean(frames**2, axis=1)
+    loud = np.flatnonzero(energy > energy.max(initial=0.0) * 10 ** (-quiet_db / 10))
+    return samples[loud[0] * frame : (loud[-1] + 1) * frame] if len(loud) else samples
+
+
 def write(path: Path, samples: np.ndarray) -> None:
     """Write 16 kHz mono 16-bit PCM WAV, the Speech Commands format."""
     path.parent.mkdir(parents=True, exist_ok=True)

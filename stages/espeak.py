@@ -14,6 +14,7 @@ import numpy as np
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 ESPEAK_CHARS_UTF8 = 1
+PHONEMES_IPA = 2
 POS_CHARACTER = 1
 RATE, VOLUME, PITCH, RANGE = 1, 2, 3, 4
 EE_OK = 0
@@ -58,6 +59,8 @@ class Speaker:
             lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
             lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
             lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+            lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+            lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
             lib.espeak_Synth.argtypes = [
                 ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
                 ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
@@ -79,6 +82,16 @@ class Speaker:
     def seed(self, value: int) -> None:
         """Seed the generator eSpeak uses for breath and flutter noise."""
         self._lib.espeak_ng_SetRandSeed(value)
+
+    def phonemes(self, text: str, voice: str) -> str:
+        """`text` in IPA, with stress marks, as `voice` (an accent such as `en-gb-x-rp`) says it."""
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != EE_OK:
+            raise ValueError(f"eSpeak NG has no voice {voice!r}")
+        remaining = ctypes.c_char_p(text.encode())
+        clauses = []
+        while remaining.value:
+            clauses.append(self._lib.espeak_TextToPhonemes(ctypes.byref(remaining), ESPEAK_CHARS_UTF8, PHONEMES_IPA).decode())
+        return " ".join(clauses)
 
     def say(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int) -> np.ndarray:
         """Speak `text` and return float32 samples in [-1, 1] at `Speaker.sample_rate`.

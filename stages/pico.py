@@ -17,7 +17,7 @@ corrections, made here:
   of the word, which come out at Pico's default volume and can clip; a trailing pause keeps
   the whole word inside the tags.
 - Pico's pauses carry a faint noise floor, where eSpeak's are digital silence, so the quiet
-  ends are cut here (`synthetic.trim` would keep them).
+  ends are cut here (`audio.cut_quiet_ends`; `synthetic.trim` would keep them).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from stages import audio
+
 SAMPLE_RATE = 16_000
 """Pico's fixed output rate."""
 
@@ -39,10 +41,6 @@ VOLUME = 0.35
 """Pico's gain: at 0.5 a few low-pitched words still reach full scale; 0.35 peaks near 0.7."""
 
 _PAUSE = '<break time="100ms"/>'
-_FRAME = SAMPLE_RATE // 100
-_QUIET_DB = 40.0
-"""Ends quieter than this below the loudest 10 ms frame are cut: `synthetic.place` adds noise
-at most 30 dB below the speech, which buries them anyway."""
 
 _M_PERTURB = -6
 _ZEROED = 0xFF
@@ -81,11 +79,4 @@ def _speak(text: str, voice: str, speed: float, pitch: float) -> np.ndarray:
     finally:
         libc.mallopt(_M_PERTURB, 0)
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-    return _cut_quiet_ends(samples)
-
-
-def _cut_quiet_ends(samples: np.ndarray) -> np.ndarray:
-    frames = samples[: len(samples) // _FRAME * _FRAME].reshape(-1, _FRAME)
-    energy = np.mean(frames**2, axis=1)
-    loud = np.flatnonzero(energy > energy.max(initial=0.0) * 10 ** (-_QUIET_DB / 10))
-    return samples[loud[0] * _FRAME : (loud[-1] + 1) * _FRAME] if len(loud) else samples
+    return audio.cut_quiet_ends(samples, SAMPLE_RATE)

@@ -38,3 +38,12 @@ def test_write_is_16_bit_mono_16k_and_clips(tmp_path):
     info = sf.info(path)
     assert (info.samplerate, info.channels, info.subtype) == (16_000, 1, "PCM_16")
     np.testing.assert_allclose(sf.read(path)[0], [0.0, 0.5, 1.0, -1.0], atol=1e-4)
+
+
+def test_quiet_ends_are_cut_to_whole_frames_and_the_middle_kept():
+    rng = np.random.default_rng(0)
+    floor = rng.standard_normal(800).astype(np.float32) * 1e-3
+    word = rng.standard_normal(1600).astype(np.float32) * 0.5
+    cut = audio.cut_quiet_ends(np.concatenate([floor, word, floor]), 16_000)
+    np.testing.assert_array_equal(cut, word)
+    assert len(audio.cut_quiet_ends(np.concatenate([floor, word, floor]), 16_000, quiet_db=80.0)) == 3200

@@ -47,3 +47,11 @@ def test_same_sequence_gives_identical_samples_across_processes():
     digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True).stdout
                for _ in range(2)}
     assert len(digests) == 1
+
+
+def test_phonemes_are_the_accents_ipa_with_stress():
+    speaker = espeak.Speaker()
+    assert speaker.phonemes("yes", "en-us") == "jˈɛs"
+    assert speaker.phonemes("go", "en-us") != speaker.phonemes("go", "en-gb-x-rp")
+    with pytest.raises(ValueError, match="no voice 'xx-nowhere'"):
+        speaker.phonemes("yes", "xx-nowhere")

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from stages import pico
+from stages import kokoro, pico
 from stages.params import SILENCE, UNKNOWN
 from stages.sources import synthetic
 from tests.conftest import REPO, TINY, repo_params, with_overrides
@@ -98,6 +98,34 @@ def test_no_pico_speakers_at_zero():
     assert pico_clips == []
 
 
+def test_kokoro_voices_are_distinct_varied_and_apart_from_the_others():
+    voices = synthetic.kokoro_voices(40, seed=0)
+    assert len({v.speaker_id for v in voices}) == 40
+    assert Counter(v.accent for v in voices) == {accent: 8 for accent in synthetic.KOKORO_ACCENTS}
+    assert all(len(v.mix) == len(kokoro.STYLES) and abs(sum(v.mix) - 1) < 1e-9 and min(v.mix) >= 0 for v in voices)
+    assert len({np.argmax(v.mix) for v in voices}) == len(kokoro.STYLES)
+    assert all(0.8 <= v.speed <= 1.25 for v in voices) and len({v.speed for v in voices}) == 40
+    others = {v.speaker_id for v in synthetic.voices(60, seed=0)} | {v.speaker_id for v in synthetic.pico_voices(60, seed=0)}
+    assert not {v.speaker_id for v in voices} & others
+    assert synthetic.kokoro_voices(40, seed=0) == voices
+    assert synthetic.kokoro_voices(40, seed=1) != voices
+
+
+def test_kokoro_speakers_get_the_plan_after_the_other_engines():
+    params = tiny(speakers=1, pico_speakers=1, kokoro_speakers=2)
+    clips = list(synthetic.synthesise(params))
+    assert [c.columns["voice"].startswith("kokoro:") for c in clips] == [False] * 10 + [True] * 10
+    kokoro_clips = clips[10:]
+    for speaker in {clip.speaker for clip in kokoro_clips}:
+        assert Counter(c.label for c in kokoro_clips if c.speaker == speaker) == {"yes": 1, "no": 1, "up": 1, UNKNOWN: 1, SILENCE: 1}
+    for clip in kokoro_clips:
+        samples = clip.read()
+        assert samples.shape == (8_000,) and np.abs(samples).max() <= 0.9 + 1e-6
+        if clip.label != SILENCE:
+            assert np.abs(samples).max() > 0.1
+    assert [c.origin for c in clips[:10]] == [c.origin for c in synthetic.synthesise(tiny(speakers=1, pico_speakers=1))]
+
+
 def fresh_samples(params):
     """Each clip's origin and a hash of its samples, synthesised in a new process (eSpeak keeps state)."""
     script = (
@@ -119,6 +147,13 @@ def test_clips_are_deterministic_and_pico_leaves_espeak_alone():
     pico_clips = [(clip.origin, hashlib.sha256(clip.read().tobytes()).hexdigest())
                   for clip in synthetic.synthesise(tiny(speakers=1, pico_speakers=3))][5:]
     assert [list(clip) for clip in pico_clips] == with_pico[10:]
+
+
+def test_kokoro_clips_are_deterministic_and_leave_the_other_engines_alone():
+    with_kokoro = fresh_samples(tiny(speakers=1, pico_speakers=1, kokoro_speakers=2))
+    assert len(with_kokoro) == 20
+    assert fresh_samples(tiny(speakers=1, pico_speakers=1, kokoro_speakers=2)) == with_kokoro
+    assert fresh_samples(tiny(speakers=1, pico_speakers=1, kokoro_speakers=0)) == with_kokoro[:10]
 
 
 def spectrum_share(samples, low_hz, high_hz):

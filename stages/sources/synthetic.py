@@ -1,8 +1,9 @@
-"""The offline source: keywords spoken by eSpeak NG and SVOX Pico voices, placed in noise.
+"""The offline source: keywords spoken by eSpeak NG, SVOX Pico and Kokoro voices, placed in noise.
 
 Each eSpeak speaker is an English accent with a voice variant, its own speaking rate, pitch and
 pitch range; each Pico speaker is one of Pico's six voices (the non-English ones reading
-English give accented speakers) with its own speed and pitch. Mixing engines transfers better
+English give accented speakers) with its own speed and pitch; each Kokoro speaker is a mix of
+Kokoro's five styles reading one accent's IPA at its own speed. Mixing engines transfers better
 to human voices than more variants of one. Every speaker gets the same plan, and each clip
 places the word at a random point of the window and mixes in coloured noise at a random SNR.
 `_unknown_` holds other words and fragments of the keywords (a head or a tail), so that a model
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from scipy import signal
 
-from stages import audio, espeak, pico
+from stages import audio, espeak, kokoro, pico
 from stages.errors import PipelineError
 from stages.ingest import Clip
 from stages.params import SILENCE, UNKNOWN
@@ -30,8 +31,14 @@ from stages.params import SILENCE, UNKNOWN
 FRAGMENT = "fragment"
 """A plan entry's kind for part of a keyword, labelled `_unknown_`."""
 
-ESPEAK_STREAMS, PICO_STREAMS = (0, 1, 2), (3, 4, 5)
+ESPEAK_STREAMS, PICO_STREAMS, KOKORO_STREAMS = (0, 1, 2), (3, 4, 5), (6, 7, 8)
 """Each engine's random streams `[seed, stream, …]`: drawing its speakers, each speaker's plan, each take."""
+
+KOKORO_SPEED_STREAM = 9
+"""Kokoro's per-take speed, drawn apart from the take's stream: words are spoken ahead, in worker processes."""
+
+KOKORO_ACCENTS = ("en-us", "en-gb-x-rp", "en", "en-us-nyc", "en-gb-scotland")
+"""The eSpeak NG accents whose IPA Kokoro speakers read."""
 
 Say = Callable[[str, np.random.Generator], np.ndarray]
 """One speaker saying a word for one take (drawing the take's jitter), at `audio.SAMPLE_RATE`."""
@@ -76,6 +83,26 @@ class PicoVoice:
         return audio.resample(pico.say(text, self.name, speed, self.pitch), pico.SAMPLE_RATE)
 
 
+@dataclass(frozen=True)
+class KokoroVoice:
+    """One synthetic speaker of the Kokoro engine: a mix of its styles reading one accent."""
+
+    mix: tuple[float, ...]
+    speed: float
+    accent: str
+
+    @property
+    def name(self) -> str:
+        """The accent and the two styles that weigh most, e.g. `kokoro:en-us:jm_kumo+jf_alpha`."""
+        top = np.argsort(self.mix)[::-1][:2]
+        return f"kokoro:{self.accent}:" + "+".join(kokoro.STYLES[i] for i in top)
+
+    @property
+    def speaker_id(self) -> str:
+        """Eight hex digits, from a string no other engine's voice hashes."""
+        return hashlib.sha1(f"kokoro:{self.mix}:{self.speed}:{self.accent}".encode()).hexdigest()[:8]
+
+
 def voices(count: int, seed: int) -> list[Voice]:
     """Draw `count` distinct accent × variant voices, each with its own rate and pitch."""
     names = [accent + (f"+{variant}" if variant else "") for accent in espeak.ACCENTS for variant in ["", *espeak.variants()]]
@@ -94,6 +121,17 @@ def pico_voices(count: int, seed: int) -> list[PicoVoice]:
     rng = np.random.default_rng([seed, PICO_STREAMS[0]])
     return [
         PicoVoice(pico.VOICES[index % len(pico.VOICES)], float(rng.uniform(0.8, 1.3)), float(rng.uniform(0.75, 1.35)))
+        for index in range(count)
+    ]
+
+
+def kokoro_voices(count: int, seed: int) -> list[KokoroVoice]:
+    """`count` Kokoro speakers: random style mixes (Dirichlet, so most lean on one or two
+    styles), speeds from 0.8 to 1.25 and accents in turn."""
+    rng = np.random.default_rng([seed, KOKORO_STREAMS[0]])
+    return [
+        KokoroVoice(tuple(rng.dirichlet(np.full(len(kokoro.STYLES), 0.5)).tolist()), float(rng.uniform(0.8, 1.25)),
+                    KOKORO_ACCENTS[index % len(KOKORO_ACCENTS)])
         for index in range(count)
     ]
 
@@ -173,7 +211,8 @@ def silence(rng: np.random.Generator, length: int) -> np.ndarray:
 
 
 def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
-    """Every clip, speaker by speaker, eSpeak's then Pico's, made as the writer asks for it (eSpeak's order is fixed)."""
+    """Every clip, speaker by speaker, eSpeak's, Pico's then Kokoro's, made as the writer asks
+    for it (eSpeak's order is fixed; Kokoro speaks a few words ahead)."""
     data, seed = params["data"], params["seed"]
     settings = data["synthetic"]
     engine = espeak.Speaker()
@@ -184,27 +223,51 @@ def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
     for index, pico_voice in enumerate(pico_voices(settings["pico_speakers"], seed)):
         name = f"pico:{pico_voice.name}"
         yield from speaker_clips(data, seed, PICO_STREAMS, index, pico_voice.speaker_id, name, pico_voice.say)
+    kokoro_speakers = kokoro_voices(settings["kokoro_speakers"], seed)
+    spoken = kokoro.say_all(kokoro_requests(data, seed, kokoro_speakers, engine))
+    for index, kokoro_voice in enumerate(kokoro_speakers):
+        yield from speaker_clips(data, seed, KOKORO_STREAMS, index, kokoro_voice.speaker_id, kokoro_voice.name,
+                                 lambda text, rng: audio.resample(next(spoken), kokoro.SAMPLE_RATE))
+
+
+def kokoro_requests(
+    data: dict[str, Any], seed: int, speakers: list[KokoroVoice], engine: espeak.Speaker
+) -> Iterator[kokoro.Request]:
+    """What each Kokoro speaker says, in the order `speaker_clips` asks for it, each take at
+    its own speed (within 7% of the speaker's)."""
+    for index, voice in enumerate(speakers):
+        speeds = np.random.default_rng([seed, KOKORO_SPEED_STREAM, index])
+        for _, text in plan(data, seed, KOKORO_STREAMS, index):
+            if text:
+                yield engine.phonemes(text, voice.accent), voice.mix, voice.speed * float(speeds.uniform(0.93, 1.07))
+
+
+def plan(data: dict[str, Any], seed: int, streams: tuple[int, int, int], index: int) -> list[tuple[str, str]]:
+    """One speaker's (kind, text) list: each keyword `takes` times, `_unknown_` words and
+    fragments, `_silence_` (no text)."""
+    settings = data["synthetic"]
+    entries = [(word, word) for word in data["keywords"] for _ in range(settings["takes"])]
+    if data["unknown"]:
+        choices = np.random.default_rng([seed, streams[1], index])
+        picks = choices.choice(len(settings["unknown_words"]), settings["takes"])
+        entries += [(UNKNOWN, settings["unknown_words"][i]) for i in picks]
+        entries += [(FRAGMENT, str(word)) for word in choices.choice(data["keywords"], settings["fragments"])]
+    if data["silence"]:
+        entries += [(SILENCE, "")] * settings["takes"]
+    return entries
 
 
 def speaker_clips(
     data: dict[str, Any], seed: int, streams: tuple[int, int, int], index: int, speaker: str, voice: str, say: Say
 ) -> Iterator[Clip]:
-    """One speaker's clips: each keyword `takes` times, `_unknown_` words and fragments, `_silence_`.
+    """One speaker's clips, as `plan` lists them, each take placed in noise.
 
     `streams` and `index` (the speaker's place among its engine's) seed the plan and each take.
     """
     settings = data["synthetic"]
     length = int(round(data["max_duration_s"] * audio.SAMPLE_RATE))
-    plan = [(word, word) for word in data["keywords"] for _ in range(settings["takes"])]
-    if data["unknown"]:
-        choices = np.random.default_rng([seed, streams[1], index])
-        picks = choices.choice(len(settings["unknown_words"]), settings["takes"])
-        plan += [(UNKNOWN, settings["unknown_words"][i]) for i in picks]
-        plan += [(FRAGMENT, str(word)) for word in choices.choice(data["keywords"], settings["fragments"])]
-    if data["silence"]:
-        plan += [(SILENCE, "")] * settings["takes"]
     counts: dict[str, int] = {}
-    for kind, text in plan:
+    for kind, text in plan(data, seed, streams, index):
         label = UNKNOWN if kind == FRAGMENT else kind
         take = counts.get(label, 0)
         counts[label] = take + 1

@@ -1,0 +1,57 @@
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from stages import espeak, kokoro
+from tests.conftest import REPO
+
+EVEN = [0.2] * 5
+ALPHA, KUMO = [1.0, 0, 0, 0, 0], [0, 0, 0, 0, 1.0]
+
+
+def ipa(word, accent="en-us"):
+    return espeak.Speaker().phonemes(word, accent)
+
+
+def test_speaks_a_word_with_its_ends_cut():
+    samples = kokoro.say(ipa("stop"), EVEN, 1.0)
+    assert samples.dtype == np.float32
+    assert 0.2 * kokoro.SAMPLE_RATE < len(samples) < 1.0 * kokoro.SAMPLE_RATE
+    assert 0.05 < np.abs(samples).max() < 1.0
+    edge = kokoro.SAMPLE_RATE // 100
+    assert np.mean(samples[:edge] ** 2) > np.mean(samples**2) * 1e-4
+
+
+def test_speed_changes_duration_and_styles_change_the_voice():
+    slow, fast = kokoro.say(ipa("left"), EVEN, 0.7), kokoro.say(ipa("left"), EVEN, 1.4)
+    assert len(fast) < 0.8 * len(slow)
+    alpha, kumo = kokoro.say(ipa("left"), ALPHA, 1.0), kokoro.say(ipa("left"), KUMO, 1.0)
+    assert len(alpha) != len(kumo) or not np.allclose(alpha, kumo, atol=0.05)
+
+
+def test_the_same_request_gives_the_same_samples_in_any_process_and_worker_count():
+    request = (ipa("marvin", "en-gb-x-rp"), [0.1, 0.2, 0.3, 0.3, 0.1], 1.1)
+    code = ("import hashlib, sys; from stages import kokoro; "
+            f"print(hashlib.sha256(kokoro.say(*{request!r}).tobytes()).hexdigest())")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert fresh.stdout.split()[-1] == hashlib.sha256(kokoro.say(*request).tobytes()).hexdigest()
+    requests = [(ipa(word), EVEN, 1.0) for word in ("yes", "no", "up")] + [request]
+    one, two = list(kokoro.say_all(requests, workers=1)), list(kokoro.say_all(requests, workers=2))
+    assert len(one) == 4
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(one[-1], kokoro.say(*request))
+
+
+@pytest.mark.parametrize("mix", [[0.5, 0.5], [1.5, -0.5, 0, 0, 0], [0.3] * 5])
+def test_a_bad_style_mix_is_an_error(mix):
+    with pytest.raises(ValueError, match="style mix is 5 weights"):
+        kokoro.say(ipa("yes"), mix, 1.0)
+
+
+def test_text_without_a_known_symbol_is_an_error():
+    with pytest.raises(ValueError, match="no symbol of '123'"):
+        kokoro.say("123", EVEN, 1.0)
