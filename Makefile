@@ -4,7 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test clean-venv
+.PHONY: repro test clean-venv system
+
+# CMU Flite (the synthetic source's fourth engine) is a Debian package, not a wheel: installed
+# here when missing and this is root; elsewhere the note says what to do.
+system:
+	@command -v flite >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite >/dev/null; } || \
+		echo "note: no flite here: install Debian's flite (apt-get install flite) or set data.synthetic.flite_speakers: 0"
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,10 +19,10 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-repro: $(STAMP)  ## install the pinned requirements, then run the pipeline
+repro: system $(STAMP)  ## install the pinned requirements, then run the pipeline
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
-test: $(STAMP)  ## unit tests for every stage, then the end-to-end dvc repro test
+test: system $(STAMP)  ## unit tests for every stage, then the end-to-end dvc repro test
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 clean-venv:

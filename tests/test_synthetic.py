@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from stages import kokoro, pico
+from stages import flite, kokoro, pico
 from stages.params import SILENCE, UNKNOWN
 from stages.sources import synthetic
 from tests.conftest import REPO, TINY, repo_params, with_overrides
@@ -96,6 +96,28 @@ def test_pico_speakers_get_the_espeak_plan():
 def test_no_pico_speakers_at_zero():
     _, pico_clips = by_engine(list(synthetic.synthesise(tiny(speakers=1, pico_speakers=0))))
     assert pico_clips == []
+
+
+def test_flite_voices_are_distinct_varied_and_apart_from_the_others():
+    voices = synthetic.flite_voices(40, seed=0)
+    assert Counter(v.name for v in voices) == {name: 8 for name in flite.VOICES}
+    assert len({v.speaker_id for v in voices}) == 40
+    assert all(0.8 <= v.stretch <= 1.3 and 0.85 <= v.shift <= 1.2 for v in voices)
+    assert not {v.speaker_id for v in voices} & {v.speaker_id for v in synthetic.voices(60, seed=0)}
+    assert synthetic.flite_voices(40, seed=0) == voices
+    assert synthetic.flite_voices(40, seed=1) != voices
+
+
+def test_flite_speakers_get_the_plan_between_pico_and_kokoro():
+    clips = list(synthetic.synthesise(tiny(speakers=1, pico_speakers=1, flite_speakers=5, kokoro_speakers=1)))
+    engines = [c.columns["voice"].split(":")[0] if ":" in c.columns["voice"] else "espeak" for c in clips]
+    assert engines == ["espeak"] * 5 + ["pico"] * 5 + ["flite"] * 25 + ["kokoro"] * 5
+    flite_clips = clips[10:35]
+    assert Counter(c.columns["voice"] for c in flite_clips) == {f"flite:{name}": 5 for name in flite.VOICES}
+    for speaker in {c.speaker for c in flite_clips}:
+        assert Counter(c.label for c in flite_clips if c.speaker == speaker) == {"yes": 1, "no": 1, "up": 1, UNKNOWN: 1, SILENCE: 1}
+    for clip in flite_clips:
+        assert clip.read().shape == (8_000,)
 
 
 def test_kokoro_voices_are_distinct_varied_and_apart_from_the_others():

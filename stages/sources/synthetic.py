@@ -1,8 +1,9 @@
-"""The offline source: keywords spoken by eSpeak NG, SVOX Pico and Kokoro voices, placed in noise.
+"""The offline source: keywords spoken by eSpeak NG, SVOX Pico, CMU Flite and Kokoro voices, placed in noise.
 
 Each eSpeak speaker is an English accent with a voice variant, its own speaking rate, pitch and
 pitch range; each Pico speaker is one of Pico's six voices (the non-English ones reading
-English give accented speakers) with its own speed and pitch; each Kokoro speaker is a mix of
+English give accented speakers) with its own speed and pitch; each Flite speaker is one of
+Flite's five voices at its own pace and vocal-tract shift; each Kokoro speaker is a mix of
 Kokoro's five styles reading one accent's IPA at its own speed. Mixing engines transfers better
 to human voices than more variants of one. Every speaker gets the same plan, and each clip
 places the word at a random point of the window and mixes in coloured noise at a random SNR.
@@ -22,7 +23,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from scipy import signal
 
-from stages import audio, espeak, kokoro, pico
+from stages import audio, espeak, flite, kokoro, pico
 from stages.errors import PipelineError
 from stages.ingest import Clip
 from stages.params import SILENCE, UNKNOWN
@@ -31,7 +32,7 @@ from stages.params import SILENCE, UNKNOWN
 FRAGMENT = "fragment"
 """A plan entry's kind for part of a keyword, labelled `_unknown_`."""
 
-ESPEAK_STREAMS, PICO_STREAMS, KOKORO_STREAMS = (0, 1, 2), (3, 4, 5), (6, 7, 8)
+ESPEAK_STREAMS, PICO_STREAMS, KOKORO_STREAMS, FLITE_STREAMS = (0, 1, 2), (3, 4, 5), (6, 7, 8), (10, 11, 12)
 """Each engine's random streams `[seed, stream, …]`: drawing its speakers, each speaker's plan, each take."""
 
 KOKORO_SPEED_STREAM = 9
@@ -84,6 +85,24 @@ class PicoVoice:
 
 
 @dataclass(frozen=True)
+class FliteVoice:
+    """One synthetic speaker of the Flite engine."""
+
+    name: str
+    stretch: float
+    shift: float
+
+    @property
+    def speaker_id(self) -> str:
+        """Eight hex digits, from a string no other engine's voice hashes."""
+        return hashlib.sha1(f"flite:{self.name}:{self.stretch}:{self.shift}".encode()).hexdigest()[:8]
+
+    def say(self, text: str, rng: np.random.Generator) -> np.ndarray:
+        """One take, the pace jittered by up to 7%."""
+        return flite.say(text, self.name, self.stretch * rng.uniform(0.93, 1.07), self.shift)
+
+
+@dataclass(frozen=True)
 class KokoroVoice:
     """One synthetic speaker of the Kokoro engine: a mix of its styles reading one accent."""
 
@@ -121,6 +140,16 @@ def pico_voices(count: int, seed: int) -> list[PicoVoice]:
     rng = np.random.default_rng([seed, PICO_STREAMS[0]])
     return [
         PicoVoice(pico.VOICES[index % len(pico.VOICES)], float(rng.uniform(0.8, 1.3)), float(rng.uniform(0.75, 1.35)))
+        for index in range(count)
+    ]
+
+
+def flite_voices(count: int, seed: int) -> list[FliteVoice]:
+    """`count` Flite speakers: Flite's five voices in turn, each with its own pace (0.8–1.3)
+    and vocal-tract shift (0.85–1.2)."""
+    rng = np.random.default_rng([seed, FLITE_STREAMS[0]])
+    return [
+        FliteVoice(flite.VOICES[index % len(flite.VOICES)], float(rng.uniform(0.8, 1.3)), float(rng.uniform(0.85, 1.2)))
         for index in range(count)
     ]
 
@@ -211,7 +240,7 @@ def silence(rng: np.random.Generator, length: int) -> np.ndarray:
 
 
 def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
-    """Every clip, speaker by speaker, eSpeak's, Pico's then Kokoro's, made as the writer asks
+    """Every clip, speaker by speaker, eSpeak's, Pico's, Flite's then Kokoro's, made as the writer asks
     for it (eSpeak's order is fixed; Kokoro speaks a few words ahead)."""
     data, seed = params["data"], params["seed"]
     settings = data["synthetic"]
@@ -223,6 +252,9 @@ def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
     for index, pico_voice in enumerate(pico_voices(settings["pico_speakers"], seed)):
         name = f"pico:{pico_voice.name}"
         yield from speaker_clips(data, seed, PICO_STREAMS, index, pico_voice.speaker_id, name, pico_voice.say)
+    for index, flite_voice in enumerate(flite_voices(settings["flite_speakers"], seed)):
+        name = f"flite:{flite_voice.name}"
+        yield from speaker_clips(data, seed, FLITE_STREAMS, index, flite_voice.speaker_id, name, flite_voice.say)
     kokoro_speakers = kokoro_voices(settings["kokoro_speakers"], seed)
     spoken = kokoro.say_all(kokoro_requests(data, seed, kokoro_speakers, engine))
     for index, kokoro_voice in enumerate(kokoro_speakers):
