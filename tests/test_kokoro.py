@@ -55,3 +55,10 @@ def test_a_bad_style_mix_is_an_error(mix):
 def test_text_without_a_known_symbol_is_an_error():
     with pytest.raises(ValueError, match="no symbol of '123'"):
         kokoro.say("123", EVEN, 1.0)
+
+
+def test_a_fresh_cache_is_joined_once_before_the_workers_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOKORO_JA_CACHE", str(tmp_path))
+    requests = [(ipa(word), EVEN, 1.0) for word in ("on", "off", "go", "stop")]
+    assert all(len(samples) > 0 for samples in kokoro.say_all(requests, workers=2))
+    assert [path.name for path in tmp_path.iterdir()] == ["kokoro-v1.0.int8.onnx"]
