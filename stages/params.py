@@ -62,6 +62,7 @@ SCHEMA: dict[str, Any] = {
         "early_stopping": {"monitor": Choice(("val_accuracy", "val_loss")), "patience": int},
         "jit_compile": Choice(("auto", True, False)), "mixed_precision": Choice(("auto", "off", "bf16", "fp16")),
         "strategy": Choice(("auto", "mirrored", "multi_worker")), "balance": Choice(("none", "class_weights")),
+        "label_smoothing": float,
         "augment": {"time_shift_s": float, "speed": float, "noise_snr_db": [float], "gain_db": [float]},
     },
     "evaluate": {"batch_size": int, "extra_sets": FREE_FORM},
@@ -187,6 +188,8 @@ def _check_values(params: dict[str, Any]) -> None:
         raise PipelineError(f"train.gradient_accumulation: must be positive, got {train['gradient_accumulation']}")
     if not 0 <= train["warmup_ratio"] < 1:
         raise PipelineError(f"train.warmup_ratio: must lie in [0, 1), got {train['warmup_ratio']}")
+    if not 0 <= train["label_smoothing"] < 1:
+        raise PipelineError(f"train.label_smoothing: must lie in [0, 1), got {train['label_smoothing']}")
     if train["weight_decay"] < 0 or train["early_stopping"]["patience"] < 0:
         raise PipelineError("train.weight_decay and train.early_stopping.patience: must not be negative")
     model = params["model"]

@@ -44,6 +44,20 @@ class LearningRateLogger(keras.callbacks.Callback):
         logs["learning_rate"] = float(keras.backend.get_value(rate))
 
 
+class SmoothedCrossentropy(keras.losses.Loss):
+    """Cross-entropy on integer labels against targets that keep `1 - smoothing` for the
+    labelled class and spread `smoothing` evenly over all of them: the model is not pushed to
+    full certainty on clips whose voices are all synthetic."""
+
+    def __init__(self, classes: int, smoothing: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.classes, self.smoothing = classes, smoothing
+
+    def call(self, labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        targets = tf.one_hot(tf.cast(tf.reshape(labels, [-1]), tf.int32), self.classes)
+        return keras.losses.categorical_crossentropy(targets, logits, from_logits=True, label_smoothing=self.smoothing)
+
+
 def precision_policy(setting: str) -> str:
     """The Keras dtype policy for `train.mixed_precision`: `auto` uses bf16 on GPUs that have
     it (compute capability 8.0 and up); CPUs train in float32."""
@@ -84,7 +98,7 @@ def compiled(config: dict[str, Any], labels: list[str], batches: int) -> keras.M
     model.build_in_name_scope()
     model.compile(
         optimizer=optimization.optimizer(settings, batches),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=SmoothedCrossentropy(len(labels), settings["label_smoothing"]),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=distribute.jit_compile(settings["jit_compile"], model.distribute_strategy,
                                            spec_augment=config["model"]["mask_time_prob"] > 0),

@@ -44,6 +44,7 @@ def test_repository_params_are_valid():
         ({"data.synthetic.pico_speakers": "six"}, "data.synthetic.pico_speakers: expected an integer"),
         ({"data.synthetic.kokoro_speakers": -2}, "data.synthetic.kokoro_speakers: must be 0 or more"),
         ({"data.synthetic.flite_speakers": -1}, "data.synthetic.flite_speakers: must be 0 or more"),
+        ({"train.label_smoothing": 1.0}, "train.label_smoothing: must lie in [0, 1)"),
         ({"data.synthetic.reverb": 1.5}, "data.synthetic.reverb: a share of clips, from 0 to 1"),
         ({"data.synthetic.band_limit": -0.1}, "data.synthetic.band_limit: a share of clips, from 0 to 1"),
         ({"model.config": 3}, "model.config: expected a mapping"),

@@ -3,6 +3,8 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
+import tf_keras as keras
 from transformers import AutoFeatureExtractor, TFAutoModelForAudioClassification
 
 from stages import train
@@ -87,3 +89,13 @@ def test_a_bf16_training_step_runs(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "bfloat16"
+
+
+def test_smoothed_crossentropy_is_plain_crossentropy_at_zero_and_spreads_the_target_above():
+    labels = tf.constant([0, 2, 1])
+    logits = tf.constant([[4.0, 0.0, -1.0], [0.5, 0.2, 3.0], [1.0, 1.0, 1.0]])
+    plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
+    np.testing.assert_allclose(train.SmoothedCrossentropy(3, 0.0)(labels, logits), plain, rtol=1e-6)
+    log_p = tf.nn.log_softmax(logits).numpy()
+    targets = np.full((3, 3), 0.3 / 3) + 0.7 * np.eye(3)[[0, 2, 1]]
+    np.testing.assert_allclose(train.SmoothedCrossentropy(3, 0.3)(labels, logits), -(targets * log_p).sum(1).mean(), rtol=1e-5)
