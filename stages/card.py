@@ -8,9 +8,10 @@ import yaml
 
 LIMITS = {
     "synthetic": (
-        "Trained only on eSpeak NG voices synthesised offline. Accuracy is measured on held-out "
-        "*synthetic* voices; it says little about real human speech, on which a model trained this "
-        "way scores far lower. Train on real recordings before using it on people."
+        "Trained only on synthetic voices made offline (eSpeak NG, SVOX Pico, CMU Flite, Kokoro). "
+        "Accuracy is measured on held-out *synthetic* voices; on real human speech a model trained "
+        "this way scores lower (the project's README gives the real-voice figures). Train on real "
+        "recordings before relying on it for people."
     ),
 }
 

@@ -1,4 +1,4 @@
-"""The offline source: keywords spoken by eSpeak NG, SVOX Pico, CMU Flite and Kokoro voices, placed in noise.
+"""The offline source: keywords said by eSpeak NG, Pico, Flite and Kokoro voices, placed in noise.
 
 Each eSpeak speaker is an English accent with a voice variant, its own speaking rate, pitch and
 pitch range; each Pico speaker is one of Pico's six voices (the non-English ones reading
