@@ -146,8 +146,23 @@ def _conv_layer_call(self: keras.layers.Layer, hidden_states: tf.Tensor) -> tf.T
     return self.activation(hidden_states)
 
 
+def _reading_the_previous_layers_width(init: Any) -> Any:
+    """A feature-encoder layer's `__init__` that builds its conv for the previous layer's width.
+
+    transformers 4.57's TF layers take `conv_dim[layer_id]` input channels where the layer
+    before gives `conv_dim[layer_id - 1]` (PyTorch's layers read the right one), so any config
+    whose conv layers differ in width failed to build: "expected axis -1 of input shape to
+    have value 48, but received input with shape (32, 1599, 32)".
+    """
+    def fixed(self: keras.layers.Layer, config: Wav2Vec2Config, layer_id: int = 0, **kwargs: Any) -> None:
+        init(self, config, layer_id=layer_id, **kwargs)
+        self.in_conv_dim = config.conv_dim[layer_id - 1] if layer_id > 0 else 1
+    return fixed
+
+
 for _layer in (TFWav2Vec2NoLayerNormConvLayer, TFWav2Vec2LayerNormConvLayer, TFWav2Vec2GroupNormConvLayer):
     _layer.call = _conv_layer_call
+    _layer.__init__ = _reading_the_previous_layers_width(_layer.__init__)
 
 
 def knobs(model: dict[str, Any]) -> dict[str, Any]:

@@ -51,11 +51,12 @@ WEIGHTS = {
 
 
 def pytorch_checkpoint(directory: Path, norm: str, **save: Any) -> Path:
-    """A tiny random PyTorch classifier for `LABELS`, saved with its feature extractor."""
+    """A tiny random PyTorch classifier for `LABELS`, saved with its feature extractor; its conv
+    layers differ in width (transformers' TF layers once built them for the wrong one)."""
     torch.manual_seed(0)
     config = Wav2Vec2Config(
         hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        conv_dim=[16, 16, 16], conv_stride=[5, 4, 4], conv_kernel=[10, 4, 4],
+        conv_dim=[16, 24, 32], conv_stride=[5, 4, 4], conv_kernel=[10, 4, 4],
         num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2, classifier_proj_size=PROJECTION,
         num_labels=len(LABELS), id2label=dict(enumerate(LABELS)), label2id={w: i for i, w in enumerate(LABELS)},
         **NORMS[norm],
