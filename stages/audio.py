@@ -42,8 +42,8 @@ def cut_quiet_ends(samples: np.ndarray, rate: int, quiet_db: float = 40.0) -> np
     """Cut the 10 ms frames at either end that are quieter than `quiet_db` below the loudest.
 
     Neural and concatenative synthesisers leave a faint noise floor around a word, where eSpeak
-    leaves digital silence; `synthetic.place` adds noise at most 30 dB below the speech, which
-    buries anything 40 dB down anyway.
+    leaves digital silence: without the cut, each engine's words would carry their own floor
+    under the background noise `synthetic.place` adds.
     """
     frame = rate // 100
     frames = samples[: len(samples) // frame * frame].reshape(-1, frame)

@@ -48,7 +48,8 @@ def say(phonemes: str, mix: Sequence[float], speed: float) -> np.ndarray:
     tokens = [vocabulary[symbol] for symbol in phonemes if symbol in vocabulary]
     if not tokens:
         raise ValueError(f"Kokoro has no symbol of {phonemes!r}")
-    style = np.tensordot(mix, styles, axes=1)[min(len(tokens), len(styles[0])) - 1].reshape(1, -1)
+    row = min(len(tokens), styles.shape[1]) - 1  # Kokoro's styles hold a row per token count
+    style = (mix @ styles[:, row]).reshape(1, -1)
     samples = session.run(None, {
         "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
         "style": style.astype(np.float32),
