@@ -112,7 +112,8 @@ class AccumulatingAdamW(keras.optimizers.AdamW):
 
 
 def optimizer(settings: dict[str, Any], batches_per_epoch: int) -> AccumulatingAdamW:
-    """AdamW with the `train` section's schedule, weight decay and gradient accumulation."""
+    """AdamW with the `train` section's schedule, weight decay, gradient clipping and
+    gradient accumulation."""
     accumulation = settings["gradient_accumulation"]
     total = math.ceil(batches_per_epoch / accumulation) * settings["epochs"]
     warmup = math.ceil(total * settings["warmup_ratio"])
@@ -120,6 +121,7 @@ def optimizer(settings: dict[str, Any], batches_per_epoch: int) -> AccumulatingA
         accumulation=accumulation,
         learning_rate=schedule(settings["learning_rate"], warmup, total, settings["decay"]),
         weight_decay=settings["weight_decay"],
+        global_clipnorm=settings["max_grad_norm"] or None,
     )
     built.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
     return built

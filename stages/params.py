@@ -58,7 +58,7 @@ SCHEMA: dict[str, Any] = {
     },
     "train": {
         "epochs": int, "batch_size": int, "gradient_accumulation": int, "learning_rate": float,
-        "warmup_ratio": float, "decay": Choice(("cosine", "linear")), "weight_decay": float,
+        "warmup_ratio": float, "decay": Choice(("cosine", "linear")), "weight_decay": float, "max_grad_norm": float,
         "early_stopping": {"monitor": Choice(("val_accuracy", "val_loss")), "patience": int},
         "jit_compile": Choice(("auto", True, False)), "mixed_precision": Choice(("auto", "off", "bf16", "fp16")),
         "strategy": Choice(("auto", "mirrored", "multi_worker")), "balance": Choice(("none", "class_weights")),
@@ -190,8 +190,10 @@ def _check_values(params: dict[str, Any]) -> None:
         raise PipelineError(f"train.warmup_ratio: must lie in [0, 1), got {train['warmup_ratio']}")
     if not 0 <= train["label_smoothing"] < 1:
         raise PipelineError(f"train.label_smoothing: must lie in [0, 1), got {train['label_smoothing']}")
-    if train["weight_decay"] < 0 or train["early_stopping"]["patience"] < 0:
-        raise PipelineError("train.weight_decay and train.early_stopping.patience: must not be negative")
+    for key, value in (("weight_decay", train["weight_decay"]), ("max_grad_norm", train["max_grad_norm"]),
+                       ("early_stopping.patience", train["early_stopping"]["patience"])):
+        if value < 0:
+            raise PipelineError(f"train.{key}: must not be negative, got {value}")
     model = params["model"]
     for key, value in [("mask_time_prob", model["mask_time_prob"]), ("layerdrop", model["layerdrop"]),
                        *((f"dropout.{name}", rate) for name, rate in model["dropout"].items())]:

@@ -8,7 +8,7 @@ import tf_keras as keras
 from stages import optimization
 
 SETTINGS = {"epochs": 2, "gradient_accumulation": 1, "learning_rate": 0.01, "warmup_ratio": 0.1, "decay": "linear",
-            "weight_decay": 0.0}
+            "weight_decay": 0.0, "max_grad_norm": 0.0}
 
 
 def rates(schedule, steps):
@@ -102,3 +102,13 @@ def test_fused_update_follows_keras_adamw(weight_decay):
     assert any(not np.allclose(a, b) for a, b in zip(regression().get_weights(), fused))
     for expected, got in zip(keras_own, fused):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("max_grad_norm, expected_norm", [(0.0, 10.0), (1.0, 1.0)])
+def test_the_gradient_is_clipped_to_max_grad_norm(max_grad_norm, expected_norm):
+    variable = tf.Variable(tf.zeros(4))
+    built = optimization.optimizer({**SETTINGS, "max_grad_norm": max_grad_norm}, batches_per_epoch=10)
+    built.apply_gradients([(tf.constant([6.0, 8.0, 0.0, 0.0]), variable)])
+    momentum = built._momentums[0].numpy() / (1 - built.beta_1)  # Adam's first moment after one step
+    assert math.isclose(np.linalg.norm(momentum), expected_norm, rel_tol=1e-5)
+    np.testing.assert_allclose(momentum / np.linalg.norm(momentum), [0.6, 0.8, 0.0, 0.0], rtol=1e-5)
