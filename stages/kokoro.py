@@ -29,7 +29,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from stages import audio, espeak
+from stages import audio
 
 SAMPLE_RATE = 24_000
 """Kokoro's output rate."""
@@ -37,8 +37,8 @@ SAMPLE_RATE = 24_000
 STYLES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 """The styles in the wheel, in the order a mix weighs them."""
 
-Request = tuple[str, str, Sequence[float], float]
-"""One word to speak: its text, the eSpeak NG accent whose IPA Kokoro reads, the style mix and the speed."""
+Request = tuple[str, Sequence[float], float]
+"""One word to speak: its IPA, the style mix and the speed."""
 
 
 def say(phonemes: str, mix: Sequence[float], speed: float) -> np.ndarray:
@@ -62,13 +62,6 @@ def say(phonemes: str, mix: Sequence[float], speed: float) -> np.ndarray:
     return audio.cut_quiet_ends(np.asarray(samples, dtype=np.float32).ravel(), SAMPLE_RATE)
 
 
-def say_text(text: str, accent: str, mix: Sequence[float], speed: float) -> np.ndarray:
-    """`say` `text` as `accent` (an eSpeak NG accent such as `en-gb-x-rp`) spells it in IPA. The
-    IPA comes from this process's own eSpeak NG: some eSpeak voices sound different after other
-    voices' IPA was looked up, so a worker's lookups leave the reading process's eSpeak alone."""
-    return say(espeak.Speaker().phonemes(text, accent), mix, speed)
-
-
 AHEAD = 256
 """Words spoken before they are read: enough to keep the workers busy while the other engines
 speak (about a minute), few enough to hold in memory (~15 MB)."""
@@ -76,7 +69,7 @@ speak (about a minute), few enough to hold in memory (~15 MB)."""
 
 @contextlib.contextmanager
 def speaking(requests: Iterable[Request], workers: int | None = None) -> Iterator[Iterator[np.ndarray]]:
-    """`say_text` for each request, read in order from the iterator this yields, across `workers`
+    """`say` for each request, read in order from the iterator this yields, across `workers`
     processes (default: one per core). The first `AHEAD` words are sent at once; after that,
     one more each time one is read, so that memory stays bounded. Words not read by the end of
     the block are dropped."""
@@ -87,12 +80,12 @@ def speaking(requests: Iterable[Request], workers: int | None = None) -> Iterato
     requests = iter(requests)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending = deque(pool.submit(say_text, *request) for request in itertools.islice(requests, AHEAD))
+        pending = deque(pool.submit(say, *request) for request in itertools.islice(requests, AHEAD))
 
         def spoken() -> Iterator[np.ndarray]:
             while pending:
                 samples = pending.popleft().result()
-                pending.extend(pool.submit(say_text, *request) for request in itertools.islice(requests, 1))
+                pending.extend(pool.submit(say, *request) for request in itertools.islice(requests, 1))
                 yield samples
 
         try:

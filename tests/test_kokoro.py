@@ -33,18 +33,18 @@ def test_speed_changes_duration_and_styles_change_the_voice():
 
 
 def test_the_same_request_gives_the_same_samples_in_any_process_and_worker_count():
-    request = ("marvin", "en-gb-x-rp", [0.1, 0.2, 0.3, 0.3, 0.1], 1.1)
+    request = (ipa("marvin", "en-gb-x-rp"), [0.1, 0.2, 0.3, 0.3, 0.1], 1.1)
     code = ("import hashlib, sys; from stages import kokoro; "
-            f"print(hashlib.sha256(kokoro.say_text(*{request!r}).tobytes()).hexdigest())")
+            f"print(hashlib.sha256(kokoro.say(*{request!r}).tobytes()).hexdigest())")
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
-    assert fresh.stdout.split()[-1] == hashlib.sha256(kokoro.say_text(*request).tobytes()).hexdigest()
-    requests = [(word, accent, EVEN, 1.0) for word in ("yes", "no", "up") for accent in ("en-us", "en-us-nyc")] + [request]
+    assert fresh.stdout.split()[-1] == hashlib.sha256(kokoro.say(*request).tobytes()).hexdigest()
+    requests = [(ipa(word), EVEN, 1.0) for word in ("yes", "no", "up")] + [request]
     with kokoro.speaking(requests, workers=1) as one, kokoro.speaking(requests, workers=2) as two:
         one, two = list(one), list(two)
-    assert len(one) == 7
+    assert len(one) == 4
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(one[-1], kokoro.say(ipa("marvin", "en-gb-x-rp"), *request[2:]))
+    np.testing.assert_array_equal(one[-1], kokoro.say(*request))
 
 
 @pytest.mark.parametrize("mix", [[0.5, 0.5], [1.5, -0.5, 0, 0, 0], [0.3] * 5])
@@ -60,7 +60,7 @@ def test_text_without_a_known_symbol_is_an_error():
 
 def test_a_fresh_cache_is_joined_once_before_the_workers_start(tmp_path, monkeypatch):
     monkeypatch.setenv("KOKORO_JA_CACHE", str(tmp_path))
-    requests = [(word, "en-us", EVEN, 1.0) for word in ("on", "off", "go", "stop")]
+    requests = [(ipa(word), EVEN, 1.0) for word in ("on", "off", "go", "stop")]
     with kokoro.speaking(requests, workers=2) as spoken:
         assert all(len(samples) > 0 for samples in spoken)
     assert [path.name for path in tmp_path.iterdir()] == ["kokoro-v1.0.int8.onnx"]
@@ -73,7 +73,7 @@ def test_words_are_sent_ahead_of_reading_and_no_further(monkeypatch):
     def requests():
         for word in ("yes", "no", "up", "down"):
             pulled.append(word)
-            yield word, "en-us", EVEN, 1.0
+            yield ipa(word), EVEN, 1.0
 
     with kokoro.speaking(requests(), workers=1) as spoken:
         assert pulled == ["yes", "no"]

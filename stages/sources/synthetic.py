@@ -248,7 +248,7 @@ def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
     engine = espeak.Speaker()
     engine.seed(seed)
     kokoro_speakers = kokoro_voices(settings["kokoro_speakers"], seed)
-    requests = kokoro_requests(data, seed, kokoro_speakers)
+    requests = kokoro_requests(data, seed, kokoro_speakers, engine)
     with kokoro.speaking(requests) if kokoro_speakers else contextlib.nullcontext(iter(())) as spoken:
         for index, voice in enumerate(voices(settings["speakers"], seed)):
             say = functools.partial(voice.say, engine)
@@ -264,14 +264,16 @@ def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
                                      lambda text, rng: audio.resample(next(spoken), kokoro.SAMPLE_RATE))
 
 
-def kokoro_requests(data: dict[str, Any], seed: int, speakers: list[KokoroVoice]) -> Iterator[kokoro.Request]:
+def kokoro_requests(
+    data: dict[str, Any], seed: int, speakers: list[KokoroVoice], engine: espeak.Speaker
+) -> Iterator[kokoro.Request]:
     """What each Kokoro speaker says, in the order `speaker_clips` asks for it, each take at
     its own speed (within 7% of the speaker's)."""
     for index, voice in enumerate(speakers):
         speeds = np.random.default_rng([seed, KOKORO_SPEED_STREAM, index])
         for _, text in plan(data, seed, KOKORO_STREAMS, index):
             if text:
-                yield text, voice.accent, voice.mix, voice.speed * float(speeds.uniform(0.93, 1.07))
+                yield engine.phonemes(text, voice.accent), voice.mix, voice.speed * float(speeds.uniform(0.93, 1.07))
 
 
 def plan(data: dict[str, Any], seed: int, streams: tuple[int, int, int], index: int) -> list[tuple[str, str]]:
