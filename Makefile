@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: repro test clean-venv system
 
-# CMU Flite (the synthetic source's fourth engine) is a Debian package, not a wheel: installed
-# here when missing and this is root; elsewhere the note says what to do.
+# CMU Flite and Festival (the synthetic source's fourth and fifth engines) are Debian packages,
+# not wheels: installed here when missing and this is root; elsewhere the note says what to do.
+DEBIAN := flite festival festvox-kdlpc16k festvox-us-slt-hts
 system:
-	@command -v flite >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite >/dev/null; } || \
-		echo "note: no flite here: install Debian's flite (apt-get install flite) or set data.synthetic.flite_speakers: 0"
+	@dpkg -s $(DEBIAN) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN) >/dev/null; } || \
+		echo "note: install Debian's $(DEBIAN) (apt-get install ...) or set data.synthetic.flite_speakers and festival_speakers to 0"
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -40,7 +40,8 @@ SCHEMA: dict[str, Any] = {
         "unknown_per_keyword": float,
         "silence_per_keyword": float,
         "synthetic": {
-            "speakers": int, "pico_speakers": int, "kokoro_speakers": int, "flite_speakers": int, "takes": int, "fragments": int, "unknown_words": [str],
+            "speakers": int, "pico_speakers": int, "kokoro_speakers": int, "flite_speakers": int, "festival_speakers": int,
+            "takes": int, "fragments": int, "unknown_words": [str],
             "snr_db": [float], "reverb": float, "band_limit": float, "equaliser": float,
         },
         "speech_commands": {
@@ -162,7 +163,7 @@ def _check_values(params: dict[str, Any]) -> None:
     for key in ("speakers", "takes"):
         if synthetic[key] <= 0:
             raise PipelineError(f"data.synthetic.{key}: must be positive, got {synthetic[key]}")
-    for key in ("pico_speakers", "flite_speakers", "kokoro_speakers", "fragments"):
+    for key in ("pico_speakers", "flite_speakers", "kokoro_speakers", "festival_speakers", "fragments"):
         if synthetic[key] < 0:
             raise PipelineError(f"data.synthetic.{key}: must be 0 or more, got {synthetic[key]}")
     for key in ("reverb", "band_limit", "equaliser"):

@@ -22,6 +22,7 @@ TINY = {
     "data.synthetic.pico_speakers": 0,
     "data.synthetic.kokoro_speakers": 0,
     "data.synthetic.flite_speakers": 0,
+    "data.synthetic.festival_speakers": 0,
     "data.synthetic.takes": 1,
     "data.max_duration_s": 0.5,
     "split.validation_fraction": 0.25,

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from stages import flite, kokoro, pico
+from stages import festival, flite, kokoro, pico
 from stages.params import SILENCE, UNKNOWN
 from stages.sources import synthetic
 from tests.conftest import REPO, TINY, repo_params, with_overrides
@@ -148,6 +148,42 @@ def test_kokoro_speakers_get_the_plan_after_the_other_engines():
     assert [c.origin for c in clips[:10]] == [c.origin for c in synthetic.synthesise(tiny(speakers=1, pico_speakers=1))]
 
 
+def test_festival_voices_are_distinct_varied_and_apart_from_the_others():
+    voices = synthetic.festival_voices(40, seed=0)
+    assert Counter(v.name for v in voices) == {name: 20 for name in festival.VOICES}
+    assert len({v.speaker_id for v in voices}) == 40
+    assert all(0.8 <= v.stretch <= 1.3 and 0.85 <= v.shift <= 1.2 for v in voices)
+    others = {v.speaker_id for v in synthetic.voices(60, seed=0)} | {v.speaker_id for v in synthetic.flite_voices(60, seed=0)}
+    assert not {v.speaker_id for v in voices} & others
+    assert synthetic.festival_voices(40, seed=0) == voices
+    assert synthetic.festival_voices(40, seed=1) != voices
+
+
+def test_festival_speakers_get_the_plan_after_kokoro():
+    params = tiny(speakers=1, pico_speakers=1, flite_speakers=1, kokoro_speakers=1, festival_speakers=4)
+    clips = list(synthetic.synthesise(params))
+    engines = [c.columns["voice"].split(":")[0] if ":" in c.columns["voice"] else "espeak" for c in clips]
+    assert engines == ["espeak"] * 5 + ["pico"] * 5 + ["flite"] * 5 + ["kokoro"] * 5 + ["festival"] * 20
+    festival_clips = clips[20:]
+    assert Counter(c.columns["voice"] for c in festival_clips) == {f"festival:{name}": 10 for name in festival.VOICES}
+    for speaker in {c.speaker for c in festival_clips}:
+        assert Counter(c.label for c in festival_clips if c.speaker == speaker) == {"yes": 1, "no": 1, "up": 1, UNKNOWN: 1, SILENCE: 1}
+    for clip in festival_clips:
+        samples = clip.read()
+        assert samples.shape == (8_000,) and np.abs(samples).max() <= 0.9 + 1e-6
+        if clip.label != SILENCE:
+            assert np.abs(samples).max() > 0.1
+
+
+def test_festival_takes_are_paced_apart_within_a_speaker():
+    params = tiny(speakers=1, festival_speakers=2)
+    requests = list(synthetic.festival_requests(params["data"], 0, synthetic.festival_voices(2, seed=0)))
+    assert [text for text, _, _ in requests[:3] + requests[4:7]] == ["yes", "no", "up"] * 2
+    for index, voice in enumerate(synthetic.festival_voices(2, seed=0)):
+        paces = [stretch / voice.stretch for _, name, stretch in requests[4 * index : 4 * index + 4]]
+        assert all(0.93 <= pace <= 1.07 for pace in paces) and len(set(paces)) == 4
+
+
 def fresh_samples(params):
     """Each clip's origin and a hash of its samples, synthesised in a new process (eSpeak keeps state)."""
     script = (
@@ -176,6 +212,13 @@ def test_kokoro_clips_are_deterministic_and_leave_the_other_engines_alone():
     assert len(with_kokoro) == 20
     assert fresh_samples(tiny(speakers=1, pico_speakers=1, kokoro_speakers=2)) == with_kokoro
     assert fresh_samples(tiny(speakers=1, pico_speakers=1, kokoro_speakers=0)) == with_kokoro[:10]
+
+
+def test_festival_clips_are_deterministic_and_leave_the_other_engines_alone():
+    with_festival = fresh_samples(tiny(speakers=1, flite_speakers=1, festival_speakers=2))
+    assert len(with_festival) == 20
+    assert fresh_samples(tiny(speakers=1, flite_speakers=1, festival_speakers=2)) == with_festival
+    assert fresh_samples(tiny(speakers=1, flite_speakers=1, festival_speakers=0)) == with_festival[:10]
 
 
 def spectrum_share(samples, low_hz, high_hz):

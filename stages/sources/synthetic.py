@@ -1,10 +1,11 @@
-"""The offline source: keywords said by eSpeak NG, Pico, Flite and Kokoro voices, placed in noise.
+"""The offline source: keywords said by eSpeak NG, Pico, Flite, Kokoro and Festival voices, placed in noise.
 
 Each eSpeak speaker is an English accent with a voice variant, its own speaking rate, pitch and
 pitch range; each Pico speaker is one of Pico's six voices (the non-English ones reading
 English give accented speakers) with its own speed and pitch; each Flite speaker is one of
 Flite's five voices at its own pace and vocal-tract shift; each Kokoro speaker is a mix of
-Kokoro's five styles reading one accent's IPA at its own speed. Mixing engines transfers better
+Kokoro's five styles reading one accent's IPA at its own speed; each Festival speaker is one of
+its two voices at its own pace and vocal-tract shift. Mixing engines transfers better
 to human voices than more variants of one. Every speaker gets the same plan, and each clip
 places the word at a random point of the window and mixes in coloured noise at a random SNR.
 `_unknown_` holds other words and fragments of the keywords (a head or a tail), so that a model
@@ -23,7 +24,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from scipy import signal
 
-from stages import audio, espeak, flite, kokoro, pico
+from stages import audio, espeak, festival, flite, kokoro, pico
 from stages.errors import PipelineError
 from stages.ingest import Clip
 from stages.params import SILENCE, UNKNOWN
@@ -33,10 +34,14 @@ FRAGMENT = "fragment"
 """A plan entry's kind for part of a keyword, labelled `_unknown_`."""
 
 ESPEAK_STREAMS, PICO_STREAMS, KOKORO_STREAMS, FLITE_STREAMS = (0, 1, 2), (3, 4, 5), (6, 7, 8), (10, 11, 12)
+FESTIVAL_STREAMS = (13, 14, 15)
 """Each engine's random streams `[seed, stream, …]`: drawing its speakers, each speaker's plan, each take."""
 
 KOKORO_SPEED_STREAM = 9
 """Kokoro's per-take speed, drawn apart from the take's stream: words are spoken ahead, in worker processes."""
+
+FESTIVAL_STRETCH_STREAM = 16
+"""Festival's per-take pace, drawn apart from the take's stream: a batch of words is spoken at once."""
 
 KOKORO_ACCENTS = ("en-us", "en-gb-x-rp", "en", "en-us-nyc", "en-gb-scotland")
 """The eSpeak NG accents whose IPA Kokoro speakers read."""
@@ -103,6 +108,24 @@ class FliteVoice:
 
 
 @dataclass(frozen=True)
+class FestivalVoice:
+    """One synthetic speaker of the Festival engine."""
+
+    name: str
+    stretch: float
+    shift: float
+
+    @property
+    def speaker_id(self) -> str:
+        """Eight hex digits, from a string no other engine's voice hashes."""
+        return hashlib.sha1(f"festival:{self.name}:{self.stretch}:{self.shift}".encode()).hexdigest()[:8]
+
+    def heard(self, samples: np.ndarray) -> np.ndarray:
+        """Festival's samples with pitch and formants raised together by `shift`, as Flite's are."""
+        return audio.resample(samples, int(round(audio.SAMPLE_RATE * self.shift)))
+
+
+@dataclass(frozen=True)
 class KokoroVoice:
     """One synthetic speaker of the Kokoro engine: a mix of its styles reading one accent."""
 
@@ -150,6 +173,17 @@ def flite_voices(count: int, seed: int) -> list[FliteVoice]:
     rng = np.random.default_rng([seed, FLITE_STREAMS[0]])
     return [
         FliteVoice(flite.VOICES[index % len(flite.VOICES)], float(rng.uniform(0.8, 1.3)), float(rng.uniform(0.85, 1.2)))
+        for index in range(count)
+    ]
+
+
+def festival_voices(count: int, seed: int) -> list[FestivalVoice]:
+    """`count` Festival speakers: its two voices in turn, each with its own pace (0.8–1.3)
+    and vocal-tract shift (0.85–1.2)."""
+    rng = np.random.default_rng([seed, FESTIVAL_STREAMS[0]])
+    return [
+        FestivalVoice(list(festival.VOICES)[index % len(festival.VOICES)], float(rng.uniform(0.8, 1.3)),
+                      float(rng.uniform(0.85, 1.2)))
         for index in range(count)
     ]
 
@@ -240,8 +274,9 @@ def silence(rng: np.random.Generator, length: int) -> np.ndarray:
 
 
 def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
-    """Every clip, speaker by speaker, eSpeak's, Pico's, Flite's then Kokoro's, made as the writer asks
-    for it (eSpeak's order is fixed; Kokoro speaks a few words ahead)."""
+    """Every clip, speaker by speaker, eSpeak's, Pico's, Flite's, Kokoro's then Festival's, made as
+    the writer asks for it (eSpeak's order is fixed; Kokoro speaks a few words ahead, Festival a
+    batch)."""
     data, seed = params["data"], params["seed"]
     settings = data["synthetic"]
     engine = espeak.Speaker()
@@ -260,6 +295,12 @@ def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
     for index, kokoro_voice in enumerate(kokoro_speakers):
         yield from speaker_clips(data, seed, KOKORO_STREAMS, index, kokoro_voice.speaker_id, kokoro_voice.name,
                                  lambda text, rng: audio.resample(next(spoken), kokoro.SAMPLE_RATE))
+    festival_speakers = festival_voices(settings["festival_speakers"], seed)
+    said = festival.say_all(festival_requests(data, seed, festival_speakers))
+    for index, festival_voice in enumerate(festival_speakers):
+        yield from speaker_clips(data, seed, FESTIVAL_STREAMS, index, festival_voice.speaker_id,
+                                 f"festival:{festival_voice.name}",
+                                 lambda text, rng, heard=festival_voice.heard: heard(next(said)))
 
 
 def kokoro_requests(
@@ -272,6 +313,16 @@ def kokoro_requests(
         for _, text in plan(data, seed, KOKORO_STREAMS, index):
             if text:
                 yield engine.phonemes(text, voice.accent), voice.mix, voice.speed * float(speeds.uniform(0.93, 1.07))
+
+
+def festival_requests(data: dict[str, Any], seed: int, speakers: list[FestivalVoice]) -> Iterator[festival.Request]:
+    """What each Festival speaker says, in the order `speaker_clips` asks for it, each take at
+    its own pace (within 7% of the speaker's)."""
+    for index, voice in enumerate(speakers):
+        paces = np.random.default_rng([seed, FESTIVAL_STRETCH_STREAM, index])
+        for _, text in plan(data, seed, FESTIVAL_STREAMS, index):
+            if text:
+                yield text, voice.name, voice.stretch * float(paces.uniform(0.93, 1.07))
 
 
 def plan(data: dict[str, Any], seed: int, streams: tuple[int, int, int], index: int) -> list[tuple[str, str]]:
