@@ -33,8 +33,8 @@ from stages.params import SILENCE, UNKNOWN
 FRAGMENT = "fragment"
 """A plan entry's kind for part of a keyword, labelled `_unknown_`."""
 
-ESPEAK_STREAMS, PICO_STREAMS, KOKORO_STREAMS, FLITE_STREAMS = (0, 1, 2), (3, 4, 5), (6, 7, 8), (10, 11, 12)
-FESTIVAL_STREAMS = (13, 14, 15)
+ESPEAK_STREAMS, PICO_STREAMS, KOKORO_STREAMS, FLITE_STREAMS, FESTIVAL_STREAMS = (
+    (0, 1, 2), (3, 4, 5), (6, 7, 8), (10, 11, 12), (13, 14, 15))
 """Each engine's random streams `[seed, stream, …]`: drawing its speakers, each speaker's plan, each take."""
 
 KOKORO_SPEED_STREAM = 9
