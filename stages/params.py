@@ -43,6 +43,7 @@ SCHEMA: dict[str, Any] = {
             "speakers": int, "pico_speakers": int, "kokoro_speakers": int, "flite_speakers": int, "festival_speakers": int,
             "takes": int, "fragments": int, "unknown_words": [str],
             "snr_db": [float], "reverb": float, "band_limit": float, "equaliser": float,
+            "voice_change": float, "accent_weights": FREE_FORM,
         },
         "speech_commands": {
             "version": str, "url": str, "sha256": str, "test_url": str, "test_sha256": str,
@@ -169,6 +170,8 @@ def _check_values(params: dict[str, Any]) -> None:
     for key in ("reverb", "band_limit", "equaliser"):
         if not 0 <= synthetic[key] <= 1:
             raise PipelineError(f"data.synthetic.{key}: a share of clips, from 0 to 1, got {synthetic[key]}")
+    if not 0 <= synthetic["voice_change"] <= 1:
+        raise PipelineError(f"data.synthetic.voice_change: a share of speakers, from 0 to 1, got {synthetic['voice_change']}")
     if data["unknown"] and not synthetic["unknown_words"] and data["source"] == "synthetic":
         raise PipelineError("data.synthetic.unknown_words: empty while data.unknown is true")
     overlap = set(synthetic["unknown_words"]) & set(data["keywords"])

@@ -10,11 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from bench import report
+from bench import pitch_bands, report
 from bench.project import write_splits
 from bench.run import BENCHMARKS
+from stages import audio
 from tests.conftest import REPO
 
 HEADLINE = ("train_step_ratio_base", "train_step_ratio_small", "preprocess_speedup_vs_seed",
@@ -100,3 +102,23 @@ def test_train_profile_times_the_positional_conv_with_the_fix_and_without(tmp_pa
         used[bool(flags)] = document["positional_conv"]
     assert used == {False: "stages.model._positional_conv_as_plain_convs",
                     True: "transformers.models.wav2vec2.modeling_tf_wav2vec2.TFWav2Vec2WeightNormConv1D.call"}
+
+
+def voiced(hz: float) -> np.ndarray:
+    """A second of a buzz at `hz` (its first five harmonics), as a voiced vowel has."""
+    t = np.arange(16_000) / 16_000
+    return (0.1 * sum(np.sin(2 * np.pi * hz * k * t) / k for k in range(1, 6))).astype(np.float32)
+
+
+def test_pitch_bands_finds_each_engines_pitch(tmp_path):
+    rows = [("yes/a_nohash_0.wav", "yes", "en-us+Alicia", 120.0), ("no/b_nohash_0.wav", "no", "pico:en-GB", 250.0),
+            ("_unknown_/c_nohash_0.wav", "_unknown_", "flite:slt", 300.0)]
+    with open(tmp_path / "manifest.csv", "w") as handle:
+        handle.write("path,label,voice\n")
+        for path, label, voice, hz in rows:
+            audio.write(tmp_path / path, voiced(hz))
+            handle.write(f"{path},{label},{voice}\n")
+    found = pitch_bands.engine_pitches(tmp_path)
+    assert set(found) == {"espeak", "pico"}
+    assert found["espeak"] == pytest.approx(120, rel=0.03) and found["pico"] == pytest.approx(250, rel=0.03)
+    assert np.isnan(pitch_bands.median_pitch(np.zeros(16_000, dtype=np.float32)))

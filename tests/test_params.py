@@ -50,6 +50,7 @@ def test_repository_params_are_valid():
         ({"train.early_stopping.patience": -2}, "train.early_stopping.patience: must not be negative, got -2"),
         ({"data.synthetic.reverb": 1.5}, "data.synthetic.reverb: a share of clips, from 0 to 1"),
         ({"data.synthetic.band_limit": -0.1}, "data.synthetic.band_limit: a share of clips, from 0 to 1"),
+        ({"data.synthetic.voice_change": 1.2}, "data.synthetic.voice_change: a share of speakers, from 0 to 1"),
         ({"model.config": 3}, "model.config: expected a mapping"),
     ],
 )

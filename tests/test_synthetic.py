@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from stages import festival, flite, kokoro, pico
+from stages.errors import PipelineError
 from stages.params import SILENCE, UNKNOWN
 from stages.sources import synthetic
 from tests.conftest import REPO, TINY, repo_params, with_overrides
@@ -31,6 +32,29 @@ def test_voices_are_distinct_and_varied():
     assert len({v.rate for v in voices}) > 20 and len({v.pitch for v in voices}) > 20
     assert synthetic.voices(60, seed=0) == voices
     assert synthetic.voices(60, seed=1) != voices
+
+
+def test_accent_weights_draw_an_accent_more_often():
+    def american(voices):
+        return sum(v.name.split("+")[0] in ("en-us", "en-us-nyc") for v in voices)
+
+    plain = synthetic.voices(300, seed=0)
+    weighted = synthetic.voices(300, seed=0, accent_weights={"en-us": 5, "en-us-nyc": 5})
+    assert american(weighted) > 1.5 * american(plain)
+    assert len({v.name for v in weighted}) == 300
+    assert synthetic.voices(300, seed=0, accent_weights={}) == plain
+    assert not any(v.name.startswith("en-029") for v in synthetic.voices(60, seed=0, accent_weights={"en-029": 0}))
+
+
+@pytest.mark.parametrize("weights, message", [
+    ({"en-au": 2}, "no accent 'en-au'"),
+    ({"en-us": -1}, "en-us: expected a weight"),
+    ({accent: 0 for accent in ("en", "en-029", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-gb-x-rp",
+                               "en-us-nyc")}, "100 speakers asked, the accents not weighted 0 have 91 voices"),
+])
+def test_accent_weights_name_the_bad_key(weights, message):
+    with pytest.raises(PipelineError, match=message):
+        synthetic.voices(100, seed=0, accent_weights=weights)
 
 
 def test_place_puts_the_word_in_noise_at_a_random_offset():
@@ -272,3 +296,26 @@ def test_the_equaliser_changes_only_the_clips_it_is_asked_for():
     spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
     assert all(equalised[i] != plain[i] for i in spoken)
     assert all(equalised[i] == plain[i] for i in range(len(plain)) if i not in spoken)
+
+
+def test_voice_changes_are_drawn_per_speaker_within_their_ranges():
+    changes = [synthetic.voice_change(0.5, 0, synthetic.PICO_STREAMS, index) for index in range(60)]
+    drawn = [change for change in changes if change]
+    assert 15 < len(drawn) < 45
+    assert all(0.85 <= c.formant_ratio <= 1.2 and 90 <= c.pitch_median_hz <= 260 and 0.6 <= c.pitch_range <= 1.5
+               for c in drawn)
+    assert changes == [synthetic.voice_change(0.5, 0, synthetic.PICO_STREAMS, index) for index in range(60)]
+    assert changes != [synthetic.voice_change(0.5, 0, synthetic.FLITE_STREAMS, index) for index in range(60)]
+    assert all(synthetic.voice_change(1.0, 0, synthetic.ESPEAK_STREAMS, index) for index in range(20))
+    assert not any(synthetic.voice_change(0.0, 0, synthetic.ESPEAK_STREAMS, index) for index in range(20))
+
+
+def test_a_voice_change_changes_the_spoken_clips_of_its_speakers_only():
+    plain = fresh_samples(tiny(speakers=2, pico_speakers=1))
+    changed = fresh_samples(tiny(speakers=2, pico_speakers=1, voice_change=1.0))
+    assert fresh_samples(tiny(speakers=2, pico_speakers=1, voice_change=1.0)) == changed
+    spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
+    assert all(changed[i] != plain[i] for i in spoken)
+    assert all(changed[i] == plain[i] for i in range(len(plain)) if i not in spoken)
+    voices = {clip.columns["voice"] for clip in synthetic.synthesise(tiny(speakers=2, voice_change=1.0))}
+    assert len(voices) == 2 and all("formants x" in voice for voice in voices)

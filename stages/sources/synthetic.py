@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from scipy import signal
 
-from stages import audio, espeak, festival, flite, kokoro, pico
+from stages import audio, espeak, festival, flite, kokoro, pico, praat
 from stages.errors import PipelineError
 from stages.ingest import Clip
 from stages.params import SILENCE, UNKNOWN
@@ -42,6 +42,10 @@ KOKORO_SPEED_STREAM = 9
 
 FESTIVAL_STRETCH_STREAM = 16
 """Festival's per-take pace, drawn apart from the take's stream: a batch of words is spoken at once."""
+
+VOICE_CHANGE_STREAM = 17
+"""Whether and how a speaker's voice is changed (`VoiceChange`), apart from the take's stream:
+clips stay as they were when `data.synthetic.voice_change` is 0."""
 
 KOKORO_ACCENTS = ("en-us", "en-gb-x-rp", "en", "en-us-nyc", "en-gb-scotland")
 """The eSpeak NG accents whose IPA Kokoro speakers read."""
@@ -145,13 +149,59 @@ class KokoroVoice:
         return hashlib.sha1(f"kokoro:{self.mix}:{self.speed}:{self.accent}".encode()).hexdigest()[:8]
 
 
-def voices(count: int, seed: int) -> list[Voice]:
-    """Draw `count` distinct accent × variant voices, each with its own rate and pitch."""
-    names = [accent + (f"+{variant}" if variant else "") for accent in espeak.ACCENTS for variant in ["", *espeak.variants()]]
-    if count > len(names):
-        raise PipelineError(f"data.synthetic.speakers: {count} asked, eSpeak NG has {len(names)} English voices")
+@dataclass(frozen=True)
+class VoiceChange:
+    """How one speaker's voice is moved away from its engine's: formants, pitch median and
+    pitch range, as people's builds and registers differ."""
+
+    formant_ratio: float
+    pitch_median_hz: float
+    pitch_range: float
+
+    def apply(self, word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The word in the changed voice; Praat's noise for unvoiced sounds is seeded from `rng`."""
+        return praat.change_voice(word, self.formant_ratio, self.pitch_median_hz, self.pitch_range,
+                                  seed=int(rng.integers(1, 2**31)))
+
+    def __str__(self) -> str:
+        return f"formants x{self.formant_ratio:.2f}, pitch {self.pitch_median_hz:.0f} Hz x{self.pitch_range:.2f}"
+
+
+def voice_change(share: float, seed: int, streams: tuple[int, int, int], index: int) -> VoiceChange | None:
+    """Speaker `index` of the engine with `streams`: changed with probability `share`, its
+    formants by 0.85–1.2, its pitch to a median of 90–260 Hz, its pitch range by 0.6–1.5."""
+    if not share:
+        return None
+    rng = np.random.default_rng([seed, VOICE_CHANGE_STREAM, streams[0], index])
+    if rng.random() >= share:
+        return None
+    return VoiceChange(float(rng.uniform(0.85, 1.2)), float(np.exp(rng.uniform(np.log(90), np.log(260)))),
+                       float(rng.uniform(0.6, 1.5)))
+
+
+def voices(count: int, seed: int, accent_weights: dict[str, float] | None = None) -> list[Voice]:
+    """Draw `count` distinct accent × variant voices, each with its own rate and pitch; an
+    accent's voices are drawn `accent_weights[accent]` times as often as one left out (1)."""
+    pairs = [(accent, accent + (f"+{variant}" if variant else "")) for accent in espeak.ACCENTS
+             for variant in ["", *espeak.variants()]]
+    if count > len(pairs):
+        raise PipelineError(f"data.synthetic.speakers: {count} asked, eSpeak NG has {len(pairs)} English voices")
     rng = np.random.default_rng([seed, ESPEAK_STREAMS[0]])
-    chosen = [names[i] for i in rng.permutation(len(names))[:count]]
+    if accent_weights:
+        for accent, weight in accent_weights.items():
+            if accent not in espeak.ACCENTS:
+                raise PipelineError(f"data.synthetic.accent_weights: eSpeak NG has no accent {accent!r} "
+                                    f"(its accents: {', '.join(espeak.ACCENTS)})")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+                raise PipelineError(f"data.synthetic.accent_weights.{accent}: expected a weight of 0 or more, got {weight!r}")
+        weights = np.array([accent_weights.get(accent, 1.0) for accent, _ in pairs])
+        if count > np.count_nonzero(weights):
+            raise PipelineError(f"data.synthetic.accent_weights: {count} speakers asked, the accents not "
+                                f"weighted 0 have {np.count_nonzero(weights)} voices")
+        order = rng.choice(len(pairs), size=count, replace=False, p=weights / weights.sum())
+    else:
+        order = rng.permutation(len(pairs))[:count]
+    chosen = [pairs[i][1] for i in order]
     return [
         Voice(name, int(rng.integers(110, 230)), int(rng.integers(15, 85)), int(rng.integers(20, 90)))
         for name in chosen
@@ -281,7 +331,7 @@ def synthesise(params: dict[str, Any]) -> Iterator[Clip]:
     settings = data["synthetic"]
     engine = espeak.Speaker()
     engine.seed(seed)
-    for index, voice in enumerate(voices(settings["speakers"], seed)):
+    for index, voice in enumerate(voices(settings["speakers"], seed, settings["accent_weights"])):
         say = functools.partial(voice.say, engine)
         yield from speaker_clips(data, seed, ESPEAK_STREAMS, index, voice.speaker_id, voice.name, say)
     for index, pico_voice in enumerate(pico_voices(settings["pico_speakers"], seed)):
@@ -350,6 +400,9 @@ def speaker_clips(
     settings = data["synthetic"]
     length = int(round(data["max_duration_s"] * audio.SAMPLE_RATE))
     counts: dict[str, int] = {}
+    change = voice_change(settings["voice_change"], seed, streams, index)
+    if change:
+        voice = f"{voice} ({change})"
     for kind, text in plan(data, seed, streams, index):
         label = UNKNOWN if kind == FRAGMENT else kind
         take = counts.get(label, 0)
@@ -357,6 +410,8 @@ def speaker_clips(
         rng = np.random.default_rng([seed, streams[2], index, *hashlib.sha1(f"{label}:{take}".encode()).digest()[:4]])
         if text:
             spoken = trim(say(text, rng))
+            if change:
+                spoken = change.apply(spoken, rng)
             if kind == FRAGMENT:
                 spoken = fragment(spoken, rng)
             effects = ((settings["reverb"], room), (settings["band_limit"], microphone), (settings["equaliser"], equaliser))

@@ -1,0 +1,76 @@
+"""Probe, not part of `make bench`: a trained model's keyword accuracy on a folder of real
+clips, by the speaker's pitch (median F0 of the clip, by Praat), to see which voices it
+fails on; then the median pitch of each synthetic engine's keyword clips in data/raw, the
+voices it learnt from:
+
+    python -m bench.pitch_bands ../shared/data/speech_commands_sample
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import parselmouth
+
+from stages.audio import SAMPLE_RATE
+from stages.decode import decode
+from stages.evaluate import predict_folder
+from stages.inference import Classifier
+from stages.params import SILENCE, UNKNOWN
+from stages.sources import folder
+
+BANDS_HZ = (0.0, 140.0, 180.0, 230.0, float("inf"))
+ENGINES = ("pico", "flite", "kokoro", "festival")
+"""Voice name prefixes in the synthetic manifest; every other voice is eSpeak NG's."""
+CLIPS_PER_ENGINE = 300
+
+
+def median_pitch(samples: np.ndarray) -> float:
+    """Median F0 over the voiced frames, in Hz (nan where Praat finds none)."""
+    pitch = parselmouth.Sound(samples.astype(np.float64), SAMPLE_RATE).to_pitch()
+    voiced = pitch.selected_array["frequency"]
+    voiced = voiced[voiced > 0]
+    return float(np.median(voiced)) if voiced.size else float("nan")
+
+
+def engine_pitches(raw: Path) -> dict[str, float]:
+    """Median pitch of the first keyword clips of each engine in a synthetic download."""
+    paths = defaultdict(list)
+    with open(raw / "manifest.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["label"] not in (SILENCE, UNKNOWN):
+                engine = next((name for name in ENGINES if row["voice"].startswith(name)), "espeak")
+                paths[engine].append(raw / row["path"])
+    return {engine: float(np.nanmedian([median_pitch(decode(path)) for path in found[:CLIPS_PER_ENGINE]]))
+            for engine, found in sorted(paths.items())}
+
+
+def main() -> None:
+    """Print accuracy and clip count for each pitch band of the folder's keyword clips."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="clips in the Speech Commands layout")
+    parser.add_argument("--model", type=Path, default=Path("models/kws"))
+    parser.add_argument("--raw", type=Path, default=Path("data/raw"), help="the synthetic download")
+    args = parser.parse_args()
+    classifier = Classifier(args.model)
+    rows = [row for row in folder.scan(args.folder, classifier.labels) if row["label"] not in (SILENCE, UNKNOWN)]
+    predicted = predict_folder(classifier, args.folder, rows, 64).argmax(axis=1)
+    right = np.array([classifier.labels[p] == row["label"] for p, row in zip(predicted, rows)])
+    pitch = np.array([median_pitch(decode(args.folder / row["path"])) for row in rows])
+    print(f"all keyword clips: {right.mean():.3f} of {len(rows)}")
+    for low, high in zip(BANDS_HZ, BANDS_HZ[1:]):
+        band = (pitch >= low) & (pitch < high)
+        if band.any():
+            print(f"{low:.0f}-{high:.0f} Hz: {right[band].mean():.3f} of {band.sum()}")
+    if np.isnan(pitch).any():
+        print(f"no pitch found: {right[np.isnan(pitch)].mean():.3f} of {np.isnan(pitch).sum()}")
+    for engine, hz in engine_pitches(args.raw).items():
+        print(f"training clips, {engine}: median pitch {hz:.0f} Hz")
+
+
+if __name__ == "__main__":
+    main()
