@@ -14,27 +14,17 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import parselmouth
 
-from stages.audio import SAMPLE_RATE
 from stages.decode import decode
-from stages.evaluate import predict_folder
 from stages.inference import Classifier
 from stages.params import SILENCE, UNKNOWN
+from stages.praat import median_pitch
 from stages.sources import folder
 
 BANDS_HZ = (0.0, 140.0, 180.0, 230.0, float("inf"))
 ENGINES = ("pico", "flite", "kokoro", "festival")
 """Voice name prefixes in the synthetic manifest; every other voice is eSpeak NG's."""
 CLIPS_PER_ENGINE = 300
-
-
-def median_pitch(samples: np.ndarray) -> float:
-    """Median F0 over the voiced frames, in Hz (nan where Praat finds none)."""
-    pitch = parselmouth.Sound(samples.astype(np.float64), SAMPLE_RATE).to_pitch()
-    voiced = pitch.selected_array["frequency"]
-    voiced = voiced[voiced > 0]
-    return float(np.median(voiced)) if voiced.size else float("nan")
 
 
 def engine_pitches(raw: Path) -> dict[str, float]:
@@ -58,9 +48,10 @@ def main() -> None:
     args = parser.parse_args()
     classifier = Classifier(args.model)
     rows = [row for row in folder.scan(args.folder, classifier.labels) if row["label"] not in (SILENCE, UNKNOWN)]
-    predicted = predict_folder(classifier, args.folder, rows, 64).argmax(axis=1)
+    clips = [decode(args.folder / row["path"]) for row in rows]
+    predicted = classifier.probabilities(clips, 64).argmax(axis=1)
     right = np.array([classifier.labels[p] == row["label"] for p, row in zip(predicted, rows)])
-    pitch = np.array([median_pitch(decode(args.folder / row["path"])) for row in rows])
+    pitch = np.array([median_pitch(clip) for clip in clips])
     print(f"all keyword clips: {right.mean():.3f} of {len(rows)}")
     for low, high in zip(BANDS_HZ, BANDS_HZ[1:]):
         band = (pitch >= low) & (pitch < high)

@@ -1,4 +1,4 @@
-"""Praat (through parselmouth) as the synthetic source's voice changer.
+"""Praat (through parselmouth) as the synthetic source's voice changer, and its pitch tracker.
 
 Praat's "Change gender" moves a voice's formants (the length of its vocal tract) apart from its
 pitch, by pitch-synchronous overlap-add: a synthesiser's few voices become speakers of other
@@ -41,3 +41,11 @@ def change_voice(samples: np.ndarray, formant_ratio: float, pitch_median_hz: flo
         except parselmouth.PraatError:
             return samples
     return changed.values[0][: len(samples)].astype(np.float32)
+
+
+def median_pitch(samples: np.ndarray) -> float:
+    """Median F0 over the voiced frames of `samples` (at `audio.SAMPLE_RATE`), in Hz; nan where
+    Praat finds no voiced frame."""
+    frequency = parselmouth.Sound(samples.astype(np.float64), SAMPLE_RATE).to_pitch().selected_array["frequency"]
+    voiced = frequency[frequency > 0]
+    return float(np.median(voiced)) if voiced.size else float("nan")
