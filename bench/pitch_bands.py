@@ -27,16 +27,21 @@ ENGINES = ("pico", "flite", "kokoro", "festival")
 CLIPS_PER_ENGINE = 300
 
 
-def engine_pitches(raw: Path) -> dict[str, float]:
-    """Median pitch of the first keyword clips of each engine in a synthetic download."""
+def engine_clips(raw: Path) -> dict[str, list[Path]]:
+    """The first keyword clips of each engine in a synthetic download, by engine."""
     paths = defaultdict(list)
     with open(raw / "manifest.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             if row["label"] not in (SILENCE, UNKNOWN):
                 engine = next((name for name in ENGINES if row["voice"].startswith(name)), "espeak")
                 paths[engine].append(raw / row["path"])
-    return {engine: float(np.nanmedian([median_pitch(decode(path)) for path in found[:CLIPS_PER_ENGINE]]))
-            for engine, found in sorted(paths.items())}
+    return {engine: found[:CLIPS_PER_ENGINE] for engine, found in sorted(paths.items())}
+
+
+def engine_pitches(raw: Path) -> dict[str, float]:
+    """Median pitch of the first keyword clips of each engine in a synthetic download."""
+    return {engine: float(np.nanmedian([median_pitch(decode(path)) for path in found]))
+            for engine, found in engine_clips(raw).items()}
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ SCHEMA: dict[str, Any] = {
         "synthetic": {
             "speakers": int, "pico_speakers": int, "kokoro_speakers": int, "flite_speakers": int, "festival_speakers": int,
             "takes": int, "fragments": int, "unknown_words": [str],
-            "snr_db": [float], "reverb": float, "band_limit": float, "equaliser": float,
+            "snr_db": [float], "reverb": float, "band_limit": float, "band_top_hz": [float], "equaliser": float,
             "voice_change": float, "accent_weights": FREE_FORM,
         },
         "speech_commands": {
@@ -65,7 +65,7 @@ SCHEMA: dict[str, Any] = {
         "jit_compile": Choice(("auto", True, False)), "mixed_precision": Choice(("auto", "off", "bf16", "fp16")),
         "strategy": Choice(("auto", "mirrored", "multi_worker")), "balance": Choice(("none", "class_weights")),
         "label_smoothing": float,
-        "augment": {"time_shift_s": float, "speed": float, "noise_snr_db": [float], "gain_db": [float]},
+        "augment": {"time_shift_s": float, "speed": float, "microphone": float, "overlap_db": [float], "noise_snr_db": [float], "gain_db": [float]},
     },
     "evaluate": {"batch_size": int, "extra_sets": FREE_FORM},
 }
@@ -177,6 +177,10 @@ def _check_values(params: dict[str, Any]) -> None:
     overlap = set(synthetic["unknown_words"]) & set(data["keywords"])
     if overlap:
         raise PipelineError(f"data.synthetic.unknown_words: {sorted(overlap)} are keywords")
+    top = synthetic["band_top_hz"]
+    if len(top) != 2 or not 400 < top[0] <= top[1] < 8000:
+        raise PipelineError(f"data.synthetic.band_top_hz: expected [low, high] above 400 Hz and below 8000 Hz "
+                            f"(half the 16 kHz rate), got {top}")
     snr = synthetic["snr_db"]
     if len(snr) != 2 or snr[0] > snr[1]:
         raise PipelineError(f"data.synthetic.snr_db: expected [low, high], got {snr}")
@@ -208,9 +212,11 @@ def _check_values(params: dict[str, Any]) -> None:
     augment = train["augment"]
     if augment["time_shift_s"] < 0:
         raise PipelineError(f"train.augment.time_shift_s: must not be negative, got {augment['time_shift_s']}")
-    for key in ("noise_snr_db", "gain_db"):
+    for key in ("overlap_db", "noise_snr_db", "gain_db"):
         if augment[key] and (len(augment[key]) != 2 or augment[key][0] > augment[key][1]):
             raise PipelineError(f"train.augment.{key}: expected [] (off) or [low, high], got {augment[key]}")
+    if not 0 <= augment["microphone"] <= 1:
+        raise PipelineError(f"train.augment.microphone: a share of clips must lie in [0, 1], got {augment['microphone']}")
     if not 0 <= augment["speed"] < 1:
         raise PipelineError(f"train.augment.speed: must lie in [0, 1), got {augment['speed']}")
     if params["evaluate"]["batch_size"] <= 0:

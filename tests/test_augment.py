@@ -41,14 +41,14 @@ def test_speed_changes_the_word_length_and_mask_follows():
 def test_augmented_is_reproducible_and_differs_between_epochs():
     values = np.random.default_rng(0).standard_normal((8, 400)).astype(np.float32)
     dataset = tf.data.Dataset.from_tensor_slices(({"input_values": values}, np.arange(8))).batch(4)
-    settings = {"time_shift_s": 0.005, "speed": 0.1, "noise_snr_db": [10.0, 20.0], "gain_db": []}
+    settings = {"time_shift_s": 0.005, "speed": 0.1, "microphone": 0.5, "overlap_db": [10.0, 20.0], "noise_snr_db": [10.0, 20.0], "gain_db": []}
     run = augment.augmented(dataset, settings, seed=7)
     epoch_one = [x["input_values"].numpy() for x, _ in run]
     epoch_two = [x["input_values"].numpy() for x, _ in run]
     again = [x["input_values"].numpy() for x, _ in augment.augmented(dataset, settings, seed=7)]
     np.testing.assert_array_equal(np.concatenate(epoch_one), np.concatenate(again))
     assert not np.allclose(np.concatenate(epoch_one), np.concatenate(epoch_two))
-    off = {"time_shift_s": 0.0, "speed": 0.0, "noise_snr_db": [], "gain_db": []}
+    off = {"time_shift_s": 0.0, "speed": 0.0, "microphone": 0.0, "overlap_db": [], "noise_snr_db": [], "gain_db": []}
     assert augment.augmented(dataset, off, seed=7) is dataset
 
 
@@ -80,3 +80,44 @@ def test_gain_scales_each_clip_within_its_range():
     factors = gained["input_values"].numpy()[:, 0]
     assert np.all((factors >= 10 ** (-6 / 20) - 1e-6) & (factors <= 10 ** (6 / 20) + 1e-6)) and np.ptp(factors) > 0.5
     np.testing.assert_allclose(gained["input_values"].numpy(), factors[:, None] * values)
+
+
+def tone(frequency: float, length: int = 16_000) -> np.ndarray:
+    return np.sin(2 * np.pi * frequency * np.arange(length) / 16_000).astype(np.float32)
+
+
+def amplitude(clips: np.ndarray, frequency: float) -> np.ndarray:
+    """Each clip's spectral magnitude at `frequency` (whole cycles in a 1 s clip: one bin)."""
+    return np.abs(np.fft.rfft(clips, axis=1))[:, int(frequency)]
+
+
+def test_microphone_cuts_below_its_band_and_keeps_the_level():
+    clean = (tone(1000) + tone(20))[None].repeat(32, 0)
+    heard = augment.microphone({"input_values": tf.constant(clean)}, tf.constant([1, 2], tf.int64), 1.0)["input_values"].numpy()
+    before = amplitude(clean, 20) / amplitude(clean, 1000)
+    after = amplitude(heard, 20) / amplitude(heard, 1000)
+    assert np.all(after < 0.1 * before), "20 Hz lies below every band's 60-400 Hz low cut"
+    np.testing.assert_allclose((heard**2).sum(axis=1), (clean**2).sum(axis=1), rtol=1e-3)
+    assert len(np.unique(heard.round(5), axis=0)) == 32, "every clip draws its own microphone"
+
+
+def test_microphone_hears_only_its_share_of_clips_and_keeps_padding_silent():
+    clean = np.random.default_rng(1).standard_normal((200, 1600)).astype(np.float32)
+    mask = np.ones_like(clean, dtype=np.int32)
+    mask[:, 1200:] = 0
+    clean[:, 1200:] = 0.0
+    inputs = {"input_values": tf.constant(clean), "attention_mask": tf.constant(mask)}
+    heard = augment.microphone(inputs, tf.constant([3, 4], tf.int64), 0.3)["input_values"].numpy()
+    changed = ~np.all(heard == clean, axis=1)
+    assert 0.2 < changed.mean() < 0.4
+    assert np.all(heard[:, 1200:] == 0.0)
+    assert np.array_equal(augment.microphone(inputs, tf.constant([3, 4], tf.int64), 0.0)["input_values"].numpy(), clean)
+
+
+def test_overlap_adds_the_next_clip_at_the_drawn_level():
+    clips = np.stack([tone(500), tone(1000), tone(2000)]) * np.array([[1.0], [3.0], [0.5]], dtype=np.float32)
+    heard = augment.overlap({"input_values": tf.constant(clips)}, tf.constant([1, 2], tf.int64), [12.0, 12.0])
+    heard = heard["input_values"].numpy()
+    own, neighbour = amplitude(heard, 1000)[1], amplitude(heard, 500)[1]
+    np.testing.assert_allclose(20 * np.log10(own / neighbour), 12.0, atol=0.05)
+    np.testing.assert_allclose((heard**2).sum(axis=1), (clips**2).sum(axis=1), rtol=1e-3)

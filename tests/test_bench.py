@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import pitch_bands, report
+from bench import pitch_bands, report, spectra
 from bench.project import write_splits
 from bench.run import BENCHMARKS
 from stages import audio
@@ -121,3 +121,14 @@ def test_pitch_bands_finds_each_engines_pitch(tmp_path):
     found = pitch_bands.engine_pitches(tmp_path)
     assert set(found) == {"espeak", "pico"}
     assert found["espeak"] == pytest.approx(120, rel=0.03) and found["pico"] == pytest.approx(250, rel=0.03)
+
+
+def test_spectra_weighs_the_loud_frames_band_by_band():
+    t = np.arange(16_000) / 16_000
+    word = np.where((t > 0.4) & (t < 0.6), np.sin(2 * np.pi * 5500 * t), 0.0)
+    hum = 0.01 * np.sin(2 * np.pi * 100 * t)
+    levels = spectra.band_levels([word + hum])
+    assert int(np.argmax(levels)) == spectra.EDGES_HZ.index(5000), "the word's band, not the hum's"
+    assert levels[spectra.EDGES_HZ.index(5000)] - levels[0] > 30
+    brighter = spectra.band_levels([word + hum, np.sin(2 * np.pi * 500 * t)])
+    assert brighter[spectra.EDGES_HZ.index(500)] > levels[spectra.EDGES_HZ.index(500)] + 20

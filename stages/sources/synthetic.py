@@ -291,10 +291,10 @@ def room(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (heard * np.abs(word).max() / (np.abs(heard).max() + 1e-9)).astype(np.float32)
 
 
-def microphone(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The word through a cheap microphone or phone line: a band-pass from 60–400 Hz up to
-    3–7.5 kHz, where a synthesiser's output is full-band."""
-    band = signal.butter(4, [rng.uniform(60, 400), rng.uniform(3000, 7500)], btype="bandpass",
+def microphone(word: np.ndarray, rng: np.random.Generator, top_hz: list[float]) -> np.ndarray:
+    """The word through a cheap microphone or phone line: a band-pass from 60–400 Hz up to a
+    top edge drawn from `top_hz`, where a synthesiser's output is full-band."""
+    band = signal.butter(4, [rng.uniform(60, 400), rng.uniform(*top_hz)], btype="bandpass",
                          fs=audio.SAMPLE_RATE, output="sos")
     return signal.sosfilt(band, word).astype(np.float32)
 
@@ -414,7 +414,8 @@ def speaker_clips(
                 spoken = change.apply(spoken, rng)
             if kind == FRAGMENT:
                 spoken = fragment(spoken, rng)
-            effects = ((settings["reverb"], room), (settings["band_limit"], microphone), (settings["equaliser"], equaliser))
+            band = functools.partial(microphone, top_hz=settings["band_top_hz"])
+            effects = ((settings["reverb"], room), (settings["band_limit"], band), (settings["equaliser"], equaliser))
             for share, effect in effects:
                 if share and rng.random() < share:  # no draw when off: clips stay as they were
                     spoken = effect(spoken, rng)
