@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.pitch_bands import engine_clips
+from stages import params
 from stages.audio import SAMPLE_RATE
 from stages.decode import decode
-from stages import params
 from stages.sources import folder
 
 EDGES_HZ = (0, 250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000)

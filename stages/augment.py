@@ -42,6 +42,17 @@ def warp(inputs: dict[str, tf.Tensor], seed: tf.Tensor, time_shift_s: float, spe
     return warped
 
 
+def speech(inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+    """1.0 where a clip holds audio, 0.0 over its padding (all audio without an attention mask)."""
+    values = inputs["input_values"]
+    return tf.cast(inputs["attention_mask"], tf.float32) if "attention_mask" in inputs else tf.ones_like(values)
+
+
+def at_level(values: tf.Tensor, power: tf.Tensor) -> tf.Tensor:
+    """`values` scaled, clip by clip, to the summed `power` (shape [batch, 1]) they had before."""
+    return values * tf.sqrt(power / (tf.reduce_sum(values**2, axis=1, keepdims=True) + 1e-12))
+
+
 def microphone(inputs: dict[str, tf.Tensor], seed: tf.Tensor, share: float) -> dict[str, tf.Tensor]:
     """Pass `share` of the clips through a random microphone: a band from 60–400 Hz up to
     3–7.5 kHz (fourth-order Butterworth slopes) tilted by up to ±3 dB an octave about 1 kHz,
@@ -52,7 +63,7 @@ def microphone(inputs: dict[str, tf.Tensor], seed: tf.Tensor, share: float) -> d
     one each time.
     """
     values = inputs["input_values"]
-    real = tf.cast(inputs["attention_mask"], tf.float32) if "attention_mask" in inputs else tf.ones_like(values)
+    real = speech(inputs)
     batch, length = tf.shape(values)[0], tf.shape(values)[1]
     which_seed, low_seed, high_seed, tilt_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
     chosen = tf.random.stateless_uniform([batch, 1], which_seed) < share
@@ -63,8 +74,8 @@ def microphone(inputs: dict[str, tf.Tensor], seed: tf.Tensor, share: float) -> d
     gain = (tf.math.rsqrt(1.0 + (frequency / high) ** 8) * tf.math.rsqrt(1.0 + (low / frequency) ** 8)
             * 10.0 ** (tilt * tf.math.log(frequency / 1000.0) / tf.math.log(2.0) / 20.0))
     heard = tf.signal.irfft(tf.signal.rfft(values) * tf.cast(gain, tf.complex64), fft_length=[length]) * real
-    level = tf.sqrt(tf.reduce_sum(values**2, axis=1, keepdims=True) / (tf.reduce_sum(heard**2, axis=1, keepdims=True) + 1e-12))
-    return {**inputs, "input_values": tf.where(chosen, heard * level, values)}
+    heard = at_level(heard, tf.reduce_sum(values**2, axis=1, keepdims=True))
+    return {**inputs, "input_values": tf.where(chosen, heard, values)}
 
 
 def overlap(inputs: dict[str, tf.Tensor], seed: tf.Tensor, below_db: list[float]) -> dict[str, tf.Tensor]:
@@ -72,15 +83,13 @@ def overlap(inputs: dict[str, tf.Tensor], seed: tf.Tensor, below_db: list[float]
     label and level kept: someone else talking in the background, the noise synthetic
     clips never have."""
     values = inputs["input_values"]
-    real = tf.cast(inputs["attention_mask"], tf.float32) if "attention_mask" in inputs else tf.ones_like(values)
+    real = speech(inputs)
     below = tf.random.stateless_uniform([tf.shape(values)[0], 1], seed, below_db[0], below_db[1])
     power = tf.reduce_sum(values**2, axis=1, keepdims=True)
     other = tf.roll(values, 1, axis=0)
     other_power = tf.roll(power, 1, axis=0)
     scale = tf.sqrt(power / (other_power + 1e-12)) * 10.0 ** (-below / 20.0)
-    mixed = values + other * scale * real
-    level = tf.sqrt(power / (tf.reduce_sum(mixed**2, axis=1, keepdims=True) + 1e-12))
-    return {**inputs, "input_values": mixed * level}
+    return {**inputs, "input_values": at_level(values + other * scale * real, power)}
 
 
 def mix(inputs: dict[str, tf.Tensor], seed: tf.Tensor, snr_db: list[float], gain_db: list[float]) -> dict[str, tf.Tensor]:
@@ -91,7 +100,7 @@ def mix(inputs: dict[str, tf.Tensor], seed: tf.Tensor, snr_db: list[float], gain
     therefore only teaches something to a checkpoint whose extractor does not normalise.
     """
     values = inputs["input_values"]
-    real = tf.cast(inputs["attention_mask"], tf.float32) if "attention_mask" in inputs else tf.ones_like(values)
+    real = speech(inputs)
     noise_seed, snr_seed, gain_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     batch = tf.shape(values)[0]
     if snr_db:
