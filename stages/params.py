@@ -43,7 +43,7 @@ SCHEMA: dict[str, Any] = {
             "speakers": int, "pico_speakers": int, "kokoro_speakers": int, "flite_speakers": int, "festival_speakers": int,
             "takes": int, "fragments": int, "unknown_words": [str],
             "snr_db": [float], "reverb": float, "band_limit": float, "band_top_hz": [float], "equaliser": float,
-            "voice_change": float, "accent_weights": FREE_FORM,
+            "questions": float, "voice_change": float, "accent_weights": FREE_FORM,
         },
         "speech_commands": {
             "version": str, "url": str, "sha256": str, "test_url": str, "test_sha256": str,
@@ -167,7 +167,7 @@ def _check_values(params: dict[str, Any]) -> None:
     for key in ("pico_speakers", "flite_speakers", "kokoro_speakers", "festival_speakers", "fragments"):
         if synthetic[key] < 0:
             raise PipelineError(f"data.synthetic.{key}: must be 0 or more, got {synthetic[key]}")
-    for key in ("reverb", "band_limit", "equaliser"):
+    for key in ("reverb", "band_limit", "equaliser", "questions"):
         if not 0 <= synthetic[key] <= 1:
             raise PipelineError(f"data.synthetic.{key}: a share of clips, from 0 to 1, got {synthetic[key]}")
     if not 0 <= synthetic["voice_change"] <= 1:

@@ -5,9 +5,10 @@ import sys
 from collections import Counter
 
 import numpy as np
+import parselmouth
 import pytest
 
-from stages import festival, flite, kokoro, pico
+from stages import espeak, festival, flite, kokoro, pico
 from stages.errors import PipelineError
 from stages.params import SILENCE, UNKNOWN
 from stages.sources import synthetic
@@ -331,3 +332,43 @@ def test_a_voice_change_changes_the_spoken_clips_of_its_speakers_only():
     voices = {clip.columns["voice"] for clip in synthetic.synthesise(tiny(speakers=2, voice_change=1.0))}
     assert len(voices) == 2 and all("formants x" in voice for voice in voices)
 
+
+
+def test_questions_end_a_share_of_the_spoken_takes_in_a_question_mark():
+    def texts(share, index=0):
+        return [text for _, text in synthetic.plan(tiny(questions=share)["data"], 0, synthetic.PICO_STREAMS, index)]
+    plain = texts(0.0)
+    assert plain == ["yes", "no", "up", plain[3], ""] and not any(text.endswith("?") for text in plain)
+    assert texts(1.0) == [f"{text}?" if text else "" for text in plain]
+    asked = [text.endswith("?") for index in range(40) for text in texts(0.5, index) if text]
+    assert 0.3 < np.mean(asked) < 0.7
+    assert texts(0.5, 7) == texts(0.5, 7)
+
+
+def rise_hz(samples, sample_rate):
+    """The last voiced pitch less the first, in Hz: above 0 for a rising contour."""
+    pitch = parselmouth.Sound(samples.astype(np.float64), sample_rate).to_pitch().selected_array["frequency"]
+    voiced = pitch[pitch > 0]
+    return voiced[-3:].mean() - voiced[:3].mean()
+
+
+def test_espeak_and_pico_say_a_question_with_a_rising_pitch():
+    engine = espeak.Speaker()
+    for word in ("yes", "go"):
+        assert rise_hz(engine.say(word, "en-us", 170, 50, 50), engine.sample_rate) < 0
+        assert rise_hz(engine.say(f"{word}?", "en-us", 170, 50, 50), engine.sample_rate) > 0
+        assert rise_hz(pico.say(word, pico.VOICES[0], 1.0, 1.0), pico.SAMPLE_RATE) < 0
+        assert rise_hz(pico.say(f"{word}?", pico.VOICES[0], 1.0, 1.0), pico.SAMPLE_RATE) > 20
+
+
+def test_questions_change_the_spoken_clips_only_and_reach_kokoro():
+    plain = fresh_samples(tiny(speakers=2, pico_speakers=1))
+    asked = fresh_samples(tiny(speakers=2, pico_speakers=1, questions=1.0))
+    assert fresh_samples(tiny(speakers=2, pico_speakers=1, questions=1.0)) == asked
+    spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
+    assert all(asked[i] != plain[i] for i in spoken)
+    assert all(asked[i] == plain[i] for i in range(len(plain)) if i not in spoken)
+    params = tiny(kokoro_speakers=2, questions=1.0)
+    speakers = synthetic.kokoro_voices(2, 0)
+    requests = list(synthetic.kokoro_requests(params["data"], 0, speakers, espeak.Speaker()))
+    assert len(requests) == 8 and all(phonemes.endswith("?") for phonemes, _, _ in requests)

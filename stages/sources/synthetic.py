@@ -47,6 +47,10 @@ VOICE_CHANGE_STREAM = 17
 """Whether and how a speaker's voice is changed (`VoiceChange`), apart from the take's stream:
 clips stay as they were when `data.synthetic.voice_change` is 0."""
 
+QUESTION_STREAM = 18
+"""Which takes are said as a question, apart from the take's stream: clips stay as they were when
+`data.synthetic.questions` is 0."""
+
 KOKORO_ACCENTS = ("en-us", "en-gb-x-rp", "en", "en-us-nyc", "en-gb-scotland")
 """The eSpeak NG accents whose IPA Kokoro speakers read."""
 
@@ -362,7 +366,8 @@ def kokoro_requests(
         speeds = np.random.default_rng([seed, KOKORO_SPEED_STREAM, index])
         for _, text in plan(data, seed, KOKORO_STREAMS, index):
             if text:
-                yield engine.phonemes(text, voice.accent), voice.mix, voice.speed * float(speeds.uniform(0.93, 1.07))
+                asking = "?" if text.endswith("?") else ""
+                yield engine.phonemes(text, voice.accent) + asking, voice.mix, voice.speed * float(speeds.uniform(0.93, 1.07))
 
 
 def festival_requests(data: dict[str, Any], seed: int, speakers: list[FestivalVoice]) -> Iterator[festival.Request]:
@@ -377,7 +382,10 @@ def festival_requests(data: dict[str, Any], seed: int, speakers: list[FestivalVo
 
 def plan(data: dict[str, Any], seed: int, streams: tuple[int, int, int], index: int) -> list[tuple[str, str]]:
     """One speaker's (kind, text) list: each keyword `takes` times, `_unknown_` words and
-    fragments, `_silence_` (no text)."""
+    fragments, `_silence_` (no text); `data.synthetic.questions` of the spoken ones end in "?".
+
+    eSpeak NG, Pico and Kokoro say a word with a question mark with a rising pitch where they
+    otherwise fall; Flite's voices say it as before."""
     settings = data["synthetic"]
     entries = [(word, word) for word in data["keywords"] for _ in range(settings["takes"])]
     if data["unknown"]:
@@ -387,6 +395,9 @@ def plan(data: dict[str, Any], seed: int, streams: tuple[int, int, int], index: 
         entries += [(FRAGMENT, str(word)) for word in choices.choice(data["keywords"], settings["fragments"])]
     if data["silence"]:
         entries += [(SILENCE, "")] * settings["takes"]
+    if settings["questions"]:
+        asking = np.random.default_rng([seed, QUESTION_STREAM, streams[0], index]).random(len(entries)) < settings["questions"]
+        entries = [(kind, f"{text}?" if text and ask else text) for (kind, text), ask in zip(entries, asking)]
     return entries
 
 
