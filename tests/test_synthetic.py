@@ -282,13 +282,19 @@ def test_microphone_top_edge_comes_from_its_range():
         assert (ratio > 0.5) == kept, f"6 kHz against 1 kHz through a band topped at {top}: {ratio:.3f}"
 
 
-def test_reverb_and_band_limit_change_only_the_clips_they_are_asked_for():
-    plain = fresh_samples(tiny(speakers=2, reverb=0.0, band_limit=0.0))
-    both = fresh_samples(tiny(speakers=2, reverb=1.0, band_limit=1.0))
-    assert fresh_samples(tiny(speakers=2, reverb=1.0, band_limit=1.0)) == both
+def assert_only_the_spoken_clips_change(plain_settings, changed_settings):
+    """Every spoken clip differs, the same way each time, when `changed_settings` are laid over
+    `plain_settings` (both `data.synthetic` keys); the `_silence_` clips stay as they were."""
+    plain = fresh_samples(tiny(**plain_settings))
+    changed = fresh_samples(tiny(**{**plain_settings, **changed_settings}))
+    assert fresh_samples(tiny(**{**plain_settings, **changed_settings})) == changed
     spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
-    assert all(both[i] != plain[i] for i in spoken)
-    assert all(both[i] == plain[i] for i in range(len(plain)) if i not in spoken)
+    assert all(changed[i] != plain[i] for i in spoken)
+    assert all(changed[i] == plain[i] for i in range(len(plain)) if i not in spoken)
+
+
+def test_reverb_and_band_limit_change_only_the_clips_they_are_asked_for():
+    assert_only_the_spoken_clips_change({"speakers": 2, "reverb": 0.0, "band_limit": 0.0}, {"reverb": 1.0, "band_limit": 1.0})
 
 
 def test_an_equaliser_lifts_or_cuts_bands_and_keeps_the_peak_level():
@@ -303,11 +309,7 @@ def test_an_equaliser_lifts_or_cuts_bands_and_keeps_the_peak_level():
 
 
 def test_the_equaliser_changes_only_the_clips_it_is_asked_for():
-    plain = fresh_samples(tiny(speakers=2, equaliser=0.0))
-    equalised = fresh_samples(tiny(speakers=2, equaliser=1.0))
-    spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
-    assert all(equalised[i] != plain[i] for i in spoken)
-    assert all(equalised[i] == plain[i] for i in range(len(plain)) if i not in spoken)
+    assert_only_the_spoken_clips_change({"speakers": 2, "equaliser": 0.0}, {"equaliser": 1.0})
 
 
 def test_voice_changes_are_drawn_per_speaker_within_their_ranges():
@@ -323,12 +325,7 @@ def test_voice_changes_are_drawn_per_speaker_within_their_ranges():
 
 
 def test_a_voice_change_changes_the_spoken_clips_of_its_speakers_only():
-    plain = fresh_samples(tiny(speakers=2, pico_speakers=1))
-    changed = fresh_samples(tiny(speakers=2, pico_speakers=1, voice_change=1.0))
-    assert fresh_samples(tiny(speakers=2, pico_speakers=1, voice_change=1.0)) == changed
-    spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
-    assert all(changed[i] != plain[i] for i in spoken)
-    assert all(changed[i] == plain[i] for i in range(len(plain)) if i not in spoken)
+    assert_only_the_spoken_clips_change({"speakers": 2, "pico_speakers": 1}, {"voice_change": 1.0})
     voices = {clip.columns["voice"] for clip in synthetic.synthesise(tiny(speakers=2, voice_change=1.0))}
     assert len(voices) == 2 and all("formants x" in voice for voice in voices)
 
@@ -362,12 +359,7 @@ def test_espeak_and_pico_say_a_question_with_a_rising_pitch():
 
 
 def test_questions_change_the_spoken_clips_only_and_reach_kokoro():
-    plain = fresh_samples(tiny(speakers=2, pico_speakers=1))
-    asked = fresh_samples(tiny(speakers=2, pico_speakers=1, questions=1.0))
-    assert fresh_samples(tiny(speakers=2, pico_speakers=1, questions=1.0)) == asked
-    spoken = [i for i, (origin, _) in enumerate(plain) if SILENCE not in origin]
-    assert all(asked[i] != plain[i] for i in spoken)
-    assert all(asked[i] == plain[i] for i in range(len(plain)) if i not in spoken)
+    assert_only_the_spoken_clips_change({"speakers": 2, "pico_speakers": 1}, {"questions": 1.0})
     params = tiny(kokoro_speakers=2, questions=1.0)
     speakers = synthetic.kokoro_voices(2, 0)
     requests = list(synthetic.kokoro_requests(params["data"], 0, speakers, espeak.Speaker()))

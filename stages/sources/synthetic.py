@@ -361,13 +361,14 @@ def kokoro_requests(
     data: dict[str, Any], seed: int, speakers: list[KokoroVoice], engine: espeak.Speaker
 ) -> Iterator[kokoro.Request]:
     """What each Kokoro speaker says, in the order `speaker_clips` asks for it, each take at
-    its own speed (within 7% of the speaker's)."""
+    its own speed (within 7% of the speaker's). eSpeak NG's IPA drops a question mark; Kokoro
+    reads one, so it is put back."""
     for index, voice in enumerate(speakers):
         speeds = np.random.default_rng([seed, KOKORO_SPEED_STREAM, index])
         for _, text in plan(data, seed, KOKORO_STREAMS, index):
             if text:
-                asking = "?" if text.endswith("?") else ""
-                yield engine.phonemes(text, voice.accent) + asking, voice.mix, voice.speed * float(speeds.uniform(0.93, 1.07))
+                phonemes = engine.phonemes(text, voice.accent) + ("?" if text.endswith("?") else "")
+                yield phonemes, voice.mix, voice.speed * float(speeds.uniform(0.93, 1.07))
 
 
 def festival_requests(data: dict[str, Any], seed: int, speakers: list[FestivalVoice]) -> Iterator[festival.Request]:
