@@ -43,9 +43,14 @@ def change_voice(samples: np.ndarray, formant_ratio: float, pitch_median_hz: flo
     return changed.values[0][: len(samples)].astype(np.float32)
 
 
+def voiced_pitch(samples: np.ndarray) -> np.ndarray:
+    """F0 of each voiced frame of `samples` (at `audio.SAMPLE_RATE`), in Hz, in time order."""
+    frequency = parselmouth.Sound(samples.astype(np.float64), SAMPLE_RATE).to_pitch().selected_array["frequency"]
+    return frequency[frequency > 0]
+
+
 def median_pitch(samples: np.ndarray) -> float:
     """Median F0 over the voiced frames of `samples` (at `audio.SAMPLE_RATE`), in Hz; nan where
     Praat finds no voiced frame."""
-    frequency = parselmouth.Sound(samples.astype(np.float64), SAMPLE_RATE).to_pitch().selected_array["frequency"]
-    voiced = frequency[frequency > 0]
+    voiced = voiced_pitch(samples)
     return float(np.median(voiced)) if voiced.size else float("nan")

@@ -5,10 +5,9 @@ import sys
 from collections import Counter
 
 import numpy as np
-import parselmouth
 import pytest
 
-from stages import espeak, festival, flite, kokoro, pico
+from stages import audio, espeak, festival, flite, kokoro, pico, praat
 from stages.errors import PipelineError
 from stages.params import SILENCE, UNKNOWN
 from stages.sources import synthetic
@@ -330,7 +329,6 @@ def test_a_voice_change_changes_the_spoken_clips_of_its_speakers_only():
     assert len(voices) == 2 and all("formants x" in voice for voice in voices)
 
 
-
 def test_questions_end_a_share_of_the_spoken_takes_in_a_question_mark():
     def texts(share, index=0):
         return [text for _, text in synthetic.plan(tiny(questions=share)["data"], 0, synthetic.PICO_STREAMS, index)]
@@ -344,8 +342,7 @@ def test_questions_end_a_share_of_the_spoken_takes_in_a_question_mark():
 
 def rise_hz(samples, sample_rate):
     """The last voiced pitch less the first, in Hz: above 0 for a rising contour."""
-    pitch = parselmouth.Sound(samples.astype(np.float64), sample_rate).to_pitch().selected_array["frequency"]
-    voiced = pitch[pitch > 0]
+    voiced = praat.voiced_pitch(audio.resample(samples, sample_rate))
     return voiced[-3:].mean() - voiced[:3].mean()
 
 
