@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path("models/kws"))
     parser.add_argument("--raw", type=Path, default=Path("data/raw"), help="the synthetic download")
     args = parser.parse_args()
-    classifier = Classifier(args.model)
+    classifier = Classifier.load(args.model)
     rows = [row for row in folder.scan(args.folder, classifier.labels) if row["label"] not in (SILENCE, UNKNOWN)]
     clips = [decode(args.folder / row["path"]) for row in rows]
     predicted = classifier.probabilities(clips, 64).argmax(axis=1)

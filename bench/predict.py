@@ -40,7 +40,7 @@ def saved_classifier(model_config: dict[str, Any] | None, directory: Path) -> Cl
     model.build_in_name_scope()
     model.save_pretrained(directory)
     preprocess.feature_extractor(config["model"], config["data"]["max_duration_s"]).save_pretrained(directory)
-    return Classifier(directory)
+    return Classifier.load(directory)
 
 
 def scorers(classifier: Classifier, directory: Path, threads: int) -> tuple[dict[str, Scorer], dict[str, float]]:

@@ -17,17 +17,12 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_recall_fscore_support
-from tqdm import tqdm
 
-from stages import atomic, manifest, params, report
+from stages import atomic, manifest, params, recordings, report
 from stages.cli import run
-from stages.decode import decode
-from stages.errors import PipelineError
 from stages.features import Split
 from stages.inference import Classifier
-from stages.params import SILENCE, UNKNOWN
 from stages.paths import EXTRA_SETS_DIR, FEATURES_DIR, HISTORY_FILE, METRICS_DIR, MODEL_DIR, SPLITS_DIR
-from stages.sources import folder
 
 MISTAKES_KEPT = 20
 
@@ -37,22 +32,15 @@ def predict_split(classifier: Classifier, split: Split, batch_size: int) -> np.n
     return np.concatenate([classifier.score(inputs) for inputs, _ in split.dataset(batch_size)])
 
 
-def predict_folder(classifier: Classifier, root: Path, rows: list[dict[str, str]], batch_size: int) -> np.ndarray:
-    """Softmax probabilities for clips read from a folder, decoded as preprocess would."""
-    clips = [decode(root / row["path"]) for row in tqdm(rows, desc=f"read {root}", unit="clip")]
-    return classifier.probabilities(clips, batch_size)
-
-
 def scores(labels: list[str], truth: np.ndarray, probabilities: np.ndarray) -> tuple[dict, list[dict]]:
     """Summary metrics and per-class precision / recall / F1 / support."""
     predicted = probabilities.argmax(axis=1)
     ids = list(range(len(labels)))
-    keyword = np.array([labels[t] not in (SILENCE, UNKNOWN) for t in truth], dtype=bool)
     summary = {
         "accuracy": float(accuracy_score(truth, predicted)),
         "macro_f1": float(f1_score(truth, predicted, labels=ids, average="macro", zero_division=0)),
         "weighted_f1": float(f1_score(truth, predicted, labels=ids, average="weighted", zero_division=0)),
-        "keyword_accuracy": float(accuracy_score(truth[keyword], predicted[keyword])) if keyword.any() else None,
+        "keyword_accuracy": recordings.keyword_accuracy(labels, truth, predicted),
         "loss": float(log_loss(truth, probabilities, labels=ids)),
         "clips": int(len(truth)),
     }
@@ -89,18 +77,12 @@ def evaluate_extra_sets(classifier: Classifier, extra_sets: dict[str, str], batc
     per-class scores and per-clip predictions written to `out/<name>_*.csv`."""
     summaries, wrong = {}, []
     for name, location in extra_sets.items():
-        root = Path(location)
-        if not root.is_dir():
-            raise PipelineError(f"params.yaml: evaluate.extra_sets.{name}: {root} is not a directory")
-        rows = folder.scan(root, classifier.labels)
-        if not rows:
-            raise PipelineError(f"params.yaml: evaluate.extra_sets.{name}: no clips of {classifier.labels} in {root}")
-        truth = np.array([classifier.labels.index(row["label"]) for row in rows])
-        probabilities = predict_folder(classifier, root, rows, batch_size)
-        summaries[name], per_class = scores(classifier.labels, truth, probabilities)
-        write_reports(out, f"{name}_", classifier.labels, truth, probabilities.argmax(axis=1), per_class,
-                      [row["path"] for row in rows])
-        wrong += mistakes(name, [row["path"] for row in rows], classifier.labels, truth, probabilities)
+        found = recordings.read(f"evaluate.extra_sets.{name}", location, classifier.labels)
+        probabilities = classifier.probabilities(found.clips, batch_size)
+        summaries[name], per_class = scores(classifier.labels, found.truth, probabilities)
+        write_reports(out, f"{name}_", classifier.labels, found.truth, probabilities.argmax(axis=1), per_class,
+                      found.paths)
+        wrong += mistakes(name, found.paths, classifier.labels, found.truth, probabilities)
     return summaries, wrong
 
 
@@ -116,7 +98,7 @@ def write_reports(out: Path, prefix: str, labels: list[str], truth: np.ndarray, 
 def main() -> None:
     """Evaluate models/kws on data/features/test and the extra sets; write metrics/."""
     config = params.load()["evaluate"]
-    classifier = Classifier(MODEL_DIR)
+    classifier = Classifier.load(MODEL_DIR)
     labels = classifier.labels
     test = Split(FEATURES_DIR / "test")
     probabilities = predict_split(classifier, test, config["batch_size"])

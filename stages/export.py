@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=MODEL_DIR, help="trained model directory (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=EXPORT_DIR, help="output directory (default: %(default)s)")
     args = parser.parse_args(argv)
-    classifier = Classifier(args.model)
+    classifier = Classifier.load(args.model)
     with atomic.output_dir(args.out) as out:
         serving = Serving(classifier)
         tf.saved_model.save(serving, str(out / "saved_model"), signatures={SIGNATURE: serving.serve})

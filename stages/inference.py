@@ -11,26 +11,32 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from transformers import AutoFeatureExtractor, TFAutoModelForAudioClassification
+from transformers import AutoFeatureExtractor, FeatureExtractionMixin, TFAutoModelForAudioClassification, TFPreTrainedModel
 
 from stages import audio
 from stages.errors import PipelineError
 
 
 class Classifier:
-    """models/kws (or any directory in that layout), ready to score waveforms."""
+    """A model with its feature extractor, ready to score waveforms: a saved one (`load`) or
+    one in memory."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model: TFPreTrainedModel, extractor: FeatureExtractionMixin) -> None:
+        self.model, self.extractor = model, extractor
+        config = model.config
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        self.clip_samples = int(round(getattr(extractor, "max_duration_s", 1.0) * audio.SAMPLE_RATE))
+        self._softmax = tf.function(lambda inputs: tf.nn.softmax(self.model(inputs, training=False).logits),
+                                    reduce_retracing=True)
+
+    @classmethod
+    def load(cls, model_dir: Path) -> Classifier:
+        """models/kws, or any directory in that layout."""
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").exists():
             raise PipelineError(f"{model_dir}: no trained model here (run `dvc repro` first)")
-        self.model = TFAutoModelForAudioClassification.from_pretrained(model_dir)
-        self.extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-        config = self.model.config
-        self.labels = [config.id2label[i] for i in range(config.num_labels)]
-        self.clip_samples = int(round(getattr(self.extractor, "max_duration_s", 1.0) * audio.SAMPLE_RATE))
-        self._softmax = tf.function(lambda inputs: tf.nn.softmax(self.model(inputs, training=False).logits),
-                                    reduce_retracing=True)
+        return cls(TFAutoModelForAudioClassification.from_pretrained(model_dir),
+                   AutoFeatureExtractor.from_pretrained(model_dir))
 
     def score(self, inputs: dict[str, np.ndarray | tf.Tensor]) -> np.ndarray:
         """Softmax probabilities for a batch of model inputs, through a traced graph: calling

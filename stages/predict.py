@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     files, errors = expand(args.paths)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
-    classifier = Classifier(args.model)
+    classifier = Classifier.load(args.model)
     if args.top_k > len(classifier.labels):
         raise PipelineError(f"--top-k {args.top_k}: the model has {len(classifier.labels)} labels")
     printer = Printer(args.format, files, classifier.labels)

@@ -40,7 +40,7 @@ def exported(trained, tmp_path_factory) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def classifier(trained) -> Classifier:
-    return Classifier(trained / "models/kws")
+    return Classifier.load(trained / "models/kws")
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,7 @@ def test_dynamic_range_convolutions_read_dequantised_filters(tmp_path):
     model(model.dummy_inputs)
     model.save_pretrained(tmp_path / "kws")
     preprocess.feature_extractor({"checkpoint": "", "return_attention_mask": False}, 0.5).save_pretrained(tmp_path / "kws")
-    serving = export.Serving(Classifier(tmp_path / "kws"))
+    serving = export.Serving(Classifier.load(tmp_path / "kws"))
     tf.saved_model.save(serving, str(tmp_path / "saved_model"), signatures={export.SIGNATURE: serving.serve})
     (tmp_path / "model.tflite").write_bytes(export.to_tflite(tmp_path / "saved_model", "dynamic_range"))
     model = flatbuffer_utils.read_model(str(tmp_path / "model.tflite"))
@@ -167,7 +167,7 @@ def test_serving_passes_the_attention_mask(tmp_path):
     model(model.dummy_inputs)
     model.save_pretrained(tmp_path)
     preprocess.feature_extractor({"checkpoint": "", "return_attention_mask": True}, 0.5).save_pretrained(tmp_path)
-    masked = Classifier(tmp_path)
+    masked = Classifier.load(tmp_path)
     serving = export.Serving(masked)
     waveforms = np.random.default_rng(0).standard_normal((2, 3_000)).astype(np.float32)
     expected = masked.probabilities(list(waveforms))

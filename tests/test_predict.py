@@ -52,7 +52,7 @@ def test_top_k_are_the_classifiers_best_labels(trained, sample, capsys, output):
         fields = [line.split() for line in lines]
         ranked = [[(label, float(p)) for label, p in zip(row[1::2], row[2::2])] for row in fields]
         assert [row[0] for row in fields] == [str(clip) for clip in clips]
-    classifier = Classifier(trained / "models/kws")
+    classifier = Classifier.load(trained / "models/kws")
     expected = classifier.probabilities([audio.read(clip) for clip in clips])
     for best, probabilities in zip(ranked, expected):
         assert len(best) == 3 and len({label for label, _ in best}) == 3
