@@ -1,7 +1,7 @@
 """A trained model with its feature extractor: raw waveforms in, class probabilities out.
 
-Used by evaluate (extra test sets) and predict, so both prepare audio exactly as preprocess
-did for training: crop to the trained clip length, then the feature extractor's
+Used by evaluate (extra test sets), train (watch sets) and predict, so all prepare audio
+exactly as preprocess did for training: crop to the trained clip length, then the feature extractor's
 normalisation and padding.
 """
 
@@ -19,7 +19,7 @@ from stages.errors import PipelineError
 
 class Classifier:
     """A model with its feature extractor, ready to score waveforms: a saved one (`load`) or
-    one in memory."""
+    one still training (the watch sets of `stages.watch`)."""
 
     def __init__(self, model: TFPreTrainedModel, extractor: FeatureExtractionMixin) -> None:
         self.model, self.extractor = model, extractor

@@ -64,7 +64,7 @@ SCHEMA: dict[str, Any] = {
         "early_stopping": {"monitor": Choice(("val_accuracy", "val_loss")), "patience": int},
         "jit_compile": Choice(("auto", True, False)), "mixed_precision": Choice(("auto", "off", "bf16", "fp16")),
         "strategy": Choice(("auto", "mirrored", "multi_worker")), "balance": Choice(("none", "class_weights")),
-        "label_smoothing": float,
+        "label_smoothing": float, "watch_sets": FREE_FORM,
         "augment": {"time_shift_s": float, "speed": float, "microphone": float, "overlap_db": [float], "noise_snr_db": [float], "gain_db": [float]},
     },
     "evaluate": {"batch_size": int, "extra_sets": FREE_FORM},
@@ -221,9 +221,10 @@ def _check_values(params: dict[str, Any]) -> None:
         raise PipelineError(f"train.augment.speed: must lie in [0, 1), got {augment['speed']}")
     if params["evaluate"]["batch_size"] <= 0:
         raise PipelineError(f"evaluate.batch_size: must be positive, got {params['evaluate']['batch_size']}")
-    for name, location in params["evaluate"]["extra_sets"].items():
-        if not isinstance(location, str) or not location:
-            raise PipelineError(f"evaluate.extra_sets.{name}: expected the path of a folder, got {location!r}")
+    for section, key in (("evaluate", "extra_sets"), ("train", "watch_sets")):
+        for name, location in params[section][key].items():
+            if not isinstance(location, str) or not location:
+                raise PipelineError(f"{section}.{key}.{name}: expected the path of a folder, got {location!r}")
 
 
 def main() -> None:

@@ -1,4 +1,9 @@
-"""Word folders of people's recordings, scored beside the test split (`evaluate.extra_sets`)."""
+"""Word folders of people's recordings, scored beside the test split.
+
+`evaluate.extra_sets` scores them once, after training; `train.watch_sets` after every epoch.
+Both read a folder and count keyword accuracy the same way, so the last epoch's watched
+figure is the one evaluate reports for a model of that epoch.
+"""
 
 from __future__ import annotations
 

@@ -15,12 +15,15 @@ from sklearn.metrics import confusion_matrix  # noqa: E402
 
 def render(history_file: Path, labels: list[str], truth: np.ndarray, predicted: np.ndarray,
            per_class: list[dict], out: Path) -> None:
-    """Write a PNG with the training curves, the row-normalised confusion matrix and F1 per class."""
+    """Write a PNG with the training curves (watched sets' keyword accuracy dotted), the
+    row-normalised confusion matrix and F1 per class."""
     with open(history_file, newline="") as handle:
         history = list(csv.DictReader(handle))
     epochs = [int(row["epoch"]) + 1 for row in history]
     figure, (curves, confusion, f1) = plt.subplots(1, 3, figsize=(18, 5.5), gridspec_kw={"width_ratios": [1, 1.2, 0.8]})
-    for key, style in (("accuracy", "-"), ("val_accuracy", "-"), ("loss", "--"), ("val_loss", "--")):
+    watched = [key for key in history[0] if key.endswith("_keyword_accuracy")]
+    for key, style in (("accuracy", "-"), ("val_accuracy", "-"), ("loss", "--"), ("val_loss", "--"),
+                       *((key, ":") for key in watched)):
         curves.plot(epochs, [float(row[key]) for row in history], style, marker="o", label=key)
     curves.set(title="Training curves", xlabel="epoch", ylim=(0, max(1.05, curves.get_ylim()[1])))
     curves.legend()

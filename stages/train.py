@@ -3,7 +3,8 @@
 Writes models/kws in the Hugging Face layout (config with id2label, TF weights, the
 feature extractor's preprocessor_config.json) and metrics/training.csv for `dvc plots`.
 Backs up every epoch to models/train_state, so a killed run resumes (see stages/resume.py),
-and trains on the devices `train.strategy` picks (see stages/distribute.py).
+trains on the devices `train.strategy` picks (see stages/distribute.py), and scores any
+`train.watch_sets` after every epoch (see stages/watch.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from stages.errors import PipelineError
 from stages.features import Split
 from stages.model import build
 from stages.paths import FEATURES_DIR, HISTORY_FILE, LABELS_FILE, MODEL_DIR, SPLITS, TRAINING_SUMMARY
+from stages.watch import WatchSets
 
 
 def class_weights(labels: np.ndarray, classes: int) -> dict[int, float]:
@@ -133,6 +135,9 @@ def fit(model: keras.Model, config: dict[str, Any], splits: dict[str, Split], st
     steps = steps_per_epoch(len(train), "train", batch_size, replicas)
     balanced = settings["balance"] == "class_weights"
     weights = class_weights(np.asarray(train.labels), model.config.num_labels) if balanced else None
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    watched = [WatchSets(settings["watch_sets"], labels, AutoFeatureExtractor.from_pretrained(FEATURES_DIR),
+                         batch_size)] if settings["watch_sets"] else []
     model.fit(
         training_data(train, config, replicas, start * steps),
         steps_per_epoch=steps,
@@ -140,7 +145,7 @@ def fit(model: keras.Model, config: dict[str, Any], splits: dict[str, Split], st
         validation_steps=steps_per_epoch(len(validation), "validation", batch_size, replicas),
         epochs=start if best.stopped else settings["epochs"],
         class_weight=weights,
-        callbacks=[LearningRateLogger(), keras.callbacks.CSVLogger(str(state / resume.HISTORY), append=True),
+        callbacks=[LearningRateLogger(), *watched, keras.callbacks.CSVLogger(str(state / resume.HISTORY), append=True),
                    resume.backup(), best],
         verbose=2,
     )

@@ -58,6 +58,7 @@ def test_repository_params_are_valid():
         ({"data.synthetic.voice_change": 1.2}, "data.synthetic.voice_change: a share of speakers, from 0 to 1"),
         ({"model.config": 3}, "model.config: expected a mapping"),
         ({"evaluate.extra_sets": {"real": ""}}, "evaluate.extra_sets.real: expected the path of a folder"),
+        ({"train.watch_sets": {"real": 3}}, "train.watch_sets.real: expected the path of a folder, got 3"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, overrides, key):
