@@ -29,9 +29,12 @@ from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf
 from transformers.models.wav2vec2.modeling_tf_wav2vec2 import (
     TFWav2Vec2GroupNormConvLayer,
     TFWav2Vec2LayerNormConvLayer,
+    TFWav2Vec2MainLayer,
     TFWav2Vec2NoLayerNormConvLayer,
     TFWav2Vec2WeightNormConv1D,
+    _compute_mask_indices,
 )
+from transformers.tf_utils import shape_list
 from transformers.utils import (
     SAFE_WEIGHTS_INDEX_NAME,
     SAFE_WEIGHTS_NAME,
@@ -163,6 +166,35 @@ def _reading_the_previous_layers_width(init: Any) -> Any:
 for _layer in (TFWav2Vec2NoLayerNormConvLayer, TFWav2Vec2LayerNormConvLayer, TFWav2Vec2GroupNormConvLayer):
     _layer.call = _conv_layer_call
     _layer.__init__ = _reading_the_previous_layers_width(_layer.__init__)
+
+
+def _spec_augment(self: TFWav2Vec2MainLayer, hidden_states: tf.Tensor,
+                  mask_time_indices: tf.Tensor | None = None) -> tf.Tensor:
+    """transformers' SpecAugment for the TF Wav2Vec2, with its feature-axis masks mended.
+
+    In transformers 4.57 the TF version selects with the int32 feature mask itself, so training
+    any config with `mask_feature_prob > 0` failed ("SelectV2 ... expected to be a bool
+    tensor"), and its `tf.where` would keep the chosen channels and zero the others, the
+    opposite of PyTorch's `hidden_states[mask_feature_indices] = 0`. Time masks are as before.
+    """
+    if not getattr(self.config, "apply_spec_augment", True):
+        return hidden_states
+    batch_size, sequence_length, hidden_size = shape_list(hidden_states)
+    if mask_time_indices is None and self.config.mask_time_prob > 0:
+        mask_time_indices = _compute_mask_indices((batch_size, sequence_length), mask_prob=self.config.mask_time_prob,
+                                                  mask_length=self.config.mask_time_length, min_masks=2)
+    if mask_time_indices is not None:
+        hidden_states = tf.where(tf.cast(mask_time_indices[:, :, tf.newaxis], tf.bool),
+                                 self.masked_spec_embed[tf.newaxis, tf.newaxis, :], hidden_states)
+    if self.config.mask_feature_prob > 0:
+        mask_feature_indices = _compute_mask_indices((batch_size, hidden_size), mask_prob=self.config.mask_feature_prob,
+                                                     mask_length=self.config.mask_feature_length)
+        hidden_states = tf.where(tf.cast(mask_feature_indices[:, tf.newaxis, :], tf.bool),
+                                 tf.zeros_like(hidden_states), hidden_states)
+    return hidden_states
+
+
+TFWav2Vec2MainLayer._mask_hidden_states = _spec_augment
 
 
 def knobs(model: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras
 
 from stages import model
@@ -210,3 +211,20 @@ def test_a_feature_encoder_layer_and_its_gradient_equal_the_keras_conv(channels,
         np.testing.assert_allclose(ours_gradient.numpy(), reference_gradient.numpy(), atol=1e-4)
     traced = tf.function(layer.call).get_concrete_function(tf.TensorSpec((2, 41, channels))).graph
     assert any(op.type == "Einsum" for op in traced.get_operations()) is framed
+
+
+def test_feature_masks_zero_whole_channels_and_train():
+    config = {**TINY["model.config"], "mask_feature_prob": 0.5, "mask_feature_length": 2}
+    classifier = model.build(model_params(mask_time_prob=0.05, config=config), ["yes", "no"])
+    main = classifier.wav2vec2
+    main.config.mask_time_prob = 0.0
+    masked = main._mask_hidden_states(tf.ones([8, 6, 16])).numpy()
+    zeroed = (masked == 0).all(axis=1)
+    assert ((masked == 0) | (masked == 1)).all()
+    assert ((masked == 0).any(axis=1) == zeroed).all()
+    assert 0.2 < zeroed.mean() < 0.8
+    main.config.mask_time_prob = 0.05
+    classifier.compile(optimizer="adam", loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    loss = classifier.train_on_batch(np.random.default_rng(0).standard_normal((4, 8000)).astype(np.float32),
+                                     np.array([0, 1, 0, 1]))
+    assert np.isfinite(loss)
