@@ -1,8 +1,8 @@
 """A trained model with its feature extractor: raw waveforms in, class probabilities out.
 
 Used by evaluate (extra test sets), train (watch sets) and predict, so all prepare audio
-exactly as preprocess did for training: crop to the trained clip length, then the feature extractor's
-normalisation and padding.
+exactly as preprocess did for training: crop to the trained clip length, then the feature
+extractor's normalisation and padding.
 """
 
 from __future__ import annotations

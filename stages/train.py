@@ -24,6 +24,7 @@ from stages import atomic, augment, card, distribute, optimization, params, resu
 from stages.cli import run
 from stages.errors import PipelineError
 from stages.features import Split
+from stages.inference import Classifier
 from stages.model import build
 from stages.paths import FEATURES_DIR, HISTORY_FILE, LABELS_FILE, MODEL_DIR, SPLITS, TRAINING_SUMMARY
 from stages.watch import WatchSets
@@ -135,8 +136,7 @@ def fit(model: keras.Model, config: dict[str, Any], splits: dict[str, Split], st
     steps = steps_per_epoch(len(train), "train", batch_size, replicas)
     balanced = settings["balance"] == "class_weights"
     weights = class_weights(np.asarray(train.labels), model.config.num_labels) if balanced else None
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    watched = [WatchSets(settings["watch_sets"], labels, AutoFeatureExtractor.from_pretrained(FEATURES_DIR),
+    watched = [WatchSets(settings["watch_sets"], Classifier(model, AutoFeatureExtractor.from_pretrained(FEATURES_DIR)),
                          batch_size)] if settings["watch_sets"] else []
     model.fit(
         training_data(train, config, replicas, start * steps),

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import tf_keras as keras
-from transformers import FeatureExtractionMixin
 
 from stages import recordings
 from stages.inference import Classifier
@@ -22,19 +21,17 @@ from stages.inference import Classifier
 class WatchSets(keras.callbacks.Callback):
     """Adds each watched folder's accuracy and keyword accuracy to the epoch's logs."""
 
-    def __init__(self, sets: dict[str, str], labels: list[str], extractor: FeatureExtractionMixin,
-                 batch_size: int) -> None:
+    def __init__(self, sets: dict[str, str], classifier: Classifier, batch_size: int) -> None:
+        """`classifier` wraps the model being trained, so each epoch scores its current weights."""
         super().__init__()
-        self.sets = {name: recordings.read(f"train.watch_sets.{name}", location, labels)
+        self.classifier, self.batch_size = classifier, batch_size
+        self.sets = {name: recordings.read(f"train.watch_sets.{name}", location, classifier.labels)
                      for name, location in sets.items()}
-        self.labels, self.extractor, self.batch_size = labels, extractor, batch_size
-        self.classifier: Classifier | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.classifier is None:
-            self.classifier = Classifier(self.model, self.extractor)
+        labels = self.classifier.labels
         for name, found in self.sets.items():
             predicted = self.classifier.probabilities(found.clips, self.batch_size).argmax(axis=1)
             logs[f"{name}_accuracy"] = float((predicted == found.truth).mean())
-            keyword = recordings.keyword_accuracy(self.labels, found.truth, predicted)
+            keyword = recordings.keyword_accuracy(labels, found.truth, predicted)
             logs[f"{name}_keyword_accuracy"] = float("nan") if keyword is None else keyword
