@@ -14,6 +14,7 @@ import tensorflow as tf
 from transformers import AutoFeatureExtractor, FeatureExtractionMixin, TFAutoModelForAudioClassification, TFPreTrainedModel
 
 from stages import audio
+from stages import model as _mends  # noqa: F401  its mends to transformers' TF Wav2Vec2 apply to every model loaded here
 from stages.errors import PipelineError
 
 
