@@ -90,7 +90,7 @@ def jit_compile(setting: str | bool, chosen: tf.distribute.Strategy, spec_augmen
         raise PipelineError(f"train.jit_compile: XLA cannot train across the CPU devices of train.strategy's "
                             f"{describe(chosen)}; set it to auto or false")
     if setting is True and spec_augment:
-        raise PipelineError("train.jit_compile: XLA cannot compile SpecAugment (model.mask_time_prob > 0); "
+        raise PipelineError("train.jit_compile: XLA cannot compile SpecAugment (model.mask_time_prob or mask_feature_prob > 0); "
                             "set it to auto or false")
     return setting is True or (setting == "auto" and not cpus and not spec_augment)
 

@@ -61,11 +61,12 @@ KNOBS = {
     "classifier_proj_size": "classifier_proj_size",
     "use_weighted_layer_sum": "use_weighted_layer_sum",
     "mask_time_prob": "mask_time_prob",
+    "mask_feature_prob": "mask_feature_prob",
     "layerdrop": "layerdrop",
 }
 """Wav2Vec2Config argument → the key under params.yaml's `model` that sets it, for any checkpoint."""
 
-DERIVED = {"apply_spec_augment": "mask_time_prob"}
+DERIVED = {"apply_spec_augment": "mask_time_prob and model.mask_feature_prob"}
 """Wav2Vec2Config arguments that follow from another `model` key rather than having their own."""
 
 WEIGHT_FILES = (
@@ -200,8 +201,8 @@ TFWav2Vec2MainLayer._mask_hidden_states = _spec_augment
 def knobs(model: dict[str, Any]) -> dict[str, Any]:
     """The fine-tuning settings of params.yaml's `model` section as Wav2Vec2Config arguments.
 
-    SpecAugment is switched by its masking share alone, so `mask_time_prob: 0` turns it off
-    rather than leaving a checkpoint's own `apply_spec_augment` in force.
+    SpecAugment is switched by its masking shares alone, so both at 0 turn it off rather than
+    leaving a checkpoint's own `apply_spec_augment` in force.
     """
     arguments = {}
     for argument, dotted in KNOBS.items():
@@ -209,8 +210,13 @@ def knobs(model: dict[str, Any]) -> dict[str, Any]:
         for key in dotted.split("."):
             value = value[key]
         arguments[argument] = value
-    arguments["apply_spec_augment"] = model["mask_time_prob"] > 0
+    arguments["apply_spec_augment"] = spec_augment(model)
     return arguments
+
+
+def spec_augment(model: dict[str, Any]) -> bool:
+    """Whether params.yaml's `model` section masks anything in training."""
+    return model["mask_time_prob"] > 0 or model["mask_feature_prob"] > 0
 
 
 def label_arguments(labels: list[str]) -> dict[str, Any]:

@@ -56,7 +56,7 @@ SCHEMA: dict[str, Any] = {
         "checkpoint": str, "return_attention_mask": bool, "freeze_feature_encoder": bool,
         "use_weighted_layer_sum": bool, "classifier_proj_size": int,
         "dropout": {"hidden": float, "attention": float, "activation": float, "feat_proj": float, "final": float},
-        "mask_time_prob": float, "layerdrop": float, "config": FREE_FORM,
+        "mask_time_prob": float, "mask_feature_prob": float, "layerdrop": float, "config": FREE_FORM,
     },
     "train": {
         "epochs": int, "batch_size": int, "gradient_accumulation": int, "learning_rate": float,
@@ -203,7 +203,8 @@ def _check_values(params: dict[str, Any]) -> None:
         if value < 0:
             raise PipelineError(f"train.{key}: must not be negative, got {value}")
     model = params["model"]
-    for key, value in [("mask_time_prob", model["mask_time_prob"]), ("layerdrop", model["layerdrop"]),
+    for key, value in [("mask_time_prob", model["mask_time_prob"]), ("mask_feature_prob", model["mask_feature_prob"]),
+                       ("layerdrop", model["layerdrop"]),
                        *((f"dropout.{name}", rate) for name, rate in model["dropout"].items())]:
         if not 0 <= value < 1:
             raise PipelineError(f"model.{key}: must lie in [0, 1), got {value}")

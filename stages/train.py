@@ -25,7 +25,7 @@ from stages.cli import run
 from stages.errors import PipelineError
 from stages.features import Split
 from stages.inference import Classifier
-from stages.model import build
+from stages.model import build, spec_augment
 from stages.paths import FEATURES_DIR, HISTORY_FILE, LABELS_FILE, MODEL_DIR, SPLITS, TRAINING_SUMMARY
 from stages.watch import WatchSets
 
@@ -104,7 +104,7 @@ def compiled(config: dict[str, Any], labels: list[str], batches: int) -> keras.M
         loss=SmoothedCrossentropy(len(labels), settings["label_smoothing"]),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=distribute.jit_compile(settings["jit_compile"], model.distribute_strategy,
-                                           spec_augment=config["model"]["mask_time_prob"] > 0),
+                                           spec_augment=spec_augment(config["model"])),
     )
     return model
 

@@ -130,5 +130,5 @@ def test_xla_is_off_with_spec_augment_unless_forced():
     one = tf.distribute.get_strategy()
     assert not distribute.jit_compile("auto", one, spec_augment=True)
     assert not distribute.jit_compile(False, one, spec_augment=True)
-    with pytest.raises(PipelineError, match=r"train.jit_compile: XLA cannot compile SpecAugment \(model.mask_time_prob > 0\)"):
+    with pytest.raises(PipelineError, match=r"train.jit_compile: XLA cannot compile SpecAugment \(model.mask_time_prob or mask_feature_prob > 0\)"):
         distribute.jit_compile(True, one, spec_augment=True)

@@ -21,8 +21,8 @@ print(classifier.model(classifier.inputs(clips), training=True).logits.shape)
 def test_loading_applies_the_models_mends(tmp_path):
     """Export traces the model in training mode too, in a process that imports stages.inference
     and not stages.model; a model with SpecAugment's feature masks failed there."""
-    config = {**TINY["model.config"], "mask_feature_prob": 0.5, "mask_feature_length": 2}
-    saved_checkpoint(tmp_path, ["yes", "no"], mask_time_prob=0.05, config=config)
+    config = {**TINY["model.config"], "mask_feature_length": 2}
+    saved_checkpoint(tmp_path, ["yes", "no"], mask_feature_prob=0.5, config=config)
     Wav2Vec2FeatureExtractor(return_attention_mask=False).save_pretrained(tmp_path)
     result = subprocess.run([sys.executable, "-c", TRAINING_CALL, str(tmp_path)], capture_output=True, text=True,
                             cwd=REPO)

@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "classifier_proj_size": 256,
     "dropout": {"hidden": 0.1, "attention": 0.1, "activation": 0.1, "feat_proj": 0.0, "final": 0.1},
     "mask_time_prob": 0.0,
+    "mask_feature_prob": 0.0,
     "layerdrop": 0.0,
     "config": TINY["model.config"],
 }
@@ -55,7 +56,8 @@ def test_unknown_config_key_is_named():
 @pytest.mark.parametrize(("key", "owner"), [
     ("layerdrop", "model.layerdrop"),
     ("hidden_dropout", "model.dropout.hidden"),
-    ("apply_spec_augment", "model.mask_time_prob"),
+    ("apply_spec_augment", "model.mask_time_prob and model.mask_feature_prob"),
+    ("mask_feature_prob", "model.mask_feature_prob"),
 ])
 def test_config_keys_the_model_section_owns_are_refused(key, owner):
     with pytest.raises(PipelineError, match=f"model.config.{key}: set by {owner}"):
@@ -79,12 +81,13 @@ TUNED = {
     "classifier_proj_size": 24,
     "use_weighted_layer_sum": True,
     "mask_time_prob": 0.05,
+    "mask_feature_prob": 0.1,
     "layerdrop": 0.2,
 }
 TUNED_CONFIG = {
     "hidden_dropout": 0.11, "attention_dropout": 0.12, "activation_dropout": 0.13, "feat_proj_dropout": 0.14,
     "final_dropout": 0.15, "classifier_proj_size": 24, "use_weighted_layer_sum": True, "mask_time_prob": 0.05,
-    "apply_spec_augment": True, "layerdrop": 0.2,
+    "mask_feature_prob": 0.1, "apply_spec_augment": True, "layerdrop": 0.2,
 }
 
 
@@ -213,17 +216,15 @@ def test_a_feature_encoder_layer_and_its_gradient_equal_the_keras_conv(channels,
     assert any(op.type == "Einsum" for op in traced.get_operations()) is framed
 
 
-def test_feature_masks_zero_whole_channels_and_train():
-    config = {**TINY["model.config"], "mask_feature_prob": 0.5, "mask_feature_length": 2}
-    classifier = model.build(model_params(mask_time_prob=0.05, config=config), ["yes", "no"])
-    main = classifier.wav2vec2
-    main.config.mask_time_prob = 0.0
-    masked = main._mask_hidden_states(tf.ones([8, 6, 16])).numpy()
+def test_feature_masks_alone_zero_whole_channels_and_train():
+    config = {**TINY["model.config"], "mask_feature_length": 2}
+    classifier = model.build(model_params(mask_feature_prob=0.5, config=config), ["yes", "no"])
+    assert classifier.config.apply_spec_augment
+    masked = classifier.wav2vec2._mask_hidden_states(tf.ones([8, 6, 16])).numpy()
     zeroed = (masked == 0).all(axis=1)
     assert ((masked == 0) | (masked == 1)).all()
     assert ((masked == 0).any(axis=1) == zeroed).all()
     assert 0.2 < zeroed.mean() < 0.8
-    main.config.mask_time_prob = 0.05
     classifier.compile(optimizer="adam", loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     loss = classifier.train_on_batch(np.random.default_rng(0).standard_normal((4, 8000)).astype(np.float32),
                                      np.array([0, 1, 0, 1]))

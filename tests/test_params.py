@@ -46,6 +46,7 @@ def test_repository_params_are_valid():
         ({"data.synthetic.flite_speakers": -1}, "data.synthetic.flite_speakers: must be 0 or more"),
         ({"data.synthetic.festival_speakers": -1}, "data.synthetic.festival_speakers: must be 0 or more"),
         ({"train.label_smoothing": 1.0}, "train.label_smoothing: must lie in [0, 1)"),
+        ({"model.mask_feature_prob": 1.0}, "model.mask_feature_prob: must lie in [0, 1)"),
         ({"train.max_grad_norm": -1.0}, "train.max_grad_norm: must not be negative, got -1.0"),
         ({"train.early_stopping.patience": -2}, "train.early_stopping.patience: must not be negative, got -2"),
         ({"data.synthetic.reverb": 1.5}, "data.synthetic.reverb: a share of clips, from 0 to 1"),
