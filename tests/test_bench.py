@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import pitch_bands, report, spectra
+from bench import durations, pitch_bands, report, spectra
 from bench.project import write_splits
 from bench.run import BENCHMARKS
 from stages import audio
@@ -132,3 +132,12 @@ def test_spectra_weighs_the_loud_frames_band_by_band():
     assert levels[spectra.EDGES_HZ.index(5000)] - levels[0] > 30
     brighter = spectra.band_levels([word + hum, np.sin(2 * np.pi * 500 * t)])
     assert brighter[spectra.EDGES_HZ.index(500)] > levels[spectra.EDGES_HZ.index(500)] + 20
+
+
+def test_durations_span_the_word_above_the_noise_floor():
+    t = np.arange(16_000) / 16_000
+    word = np.where((t >= 0.3) & (t < 0.7), np.sin(2 * np.pi * 300 * t), 0.0)
+    noise = 0.01 * np.random.default_rng(0).standard_normal(len(t))
+    assert durations.word_duration(word + noise) == pytest.approx(0.4, abs=0.026)
+    assert durations.word_duration(0.1 * (word + noise)) == pytest.approx(0.4, abs=0.026), "level does not matter"
+    assert durations.word_duration(word + 20 * noise) > 0.9, "a floor within 20 dB of the word counts"
