@@ -7,16 +7,11 @@ each word's duration: from the first to the last 25 ms frame within 20 dB of the
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 
-from bench.pitch_bands import engine_clips
-from stages import params
+from bench.pitch_bands import real_and_engine_clips
 from stages.audio import SAMPLE_RATE
 from stages.decode import decode
-from stages.sources import folder
 
 FRAME = SAMPLE_RATE // 40
 SPAN_DB = 20.0
@@ -32,12 +27,7 @@ def word_duration(clip: np.ndarray) -> float:
 
 def main() -> None:
     """Print the quartiles of word duration for the real clips and for each engine."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path, help="real clips in the Speech Commands layout")
-    parser.add_argument("--raw", type=Path, default=Path("data/raw"), help="the synthetic download")
-    args = parser.parse_args()
-    rows = folder.scan(args.folder, params.load()["data"]["keywords"])
-    sets = {"real": [args.folder / row["path"] for row in rows], **engine_clips(args.raw)}
+    sets = real_and_engine_clips(__doc__.split("\n\n")[0])
     print("seconds:".ljust(18) + "".join(name.rjust(7) for name in ("25%", "median", "75%")))
     for name, paths in sets.items():
         quartiles = np.percentile([word_duration(decode(path)) for path in paths], [25, 50, 75])

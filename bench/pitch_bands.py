@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages import params
 from stages.decode import decode
 from stages.inference import Classifier
 from stages.params import SILENCE, UNKNOWN
@@ -36,6 +37,17 @@ def engine_clips(raw: Path) -> dict[str, list[Path]]:
                 engine = next((name for name in ENGINES if row["voice"].startswith(name)), "espeak")
                 paths[engine].append(raw / row["path"])
     return {engine: found[:CLIPS_PER_ENGINE] for engine, found in sorted(paths.items())}
+
+
+def real_and_engine_clips(description: str) -> dict[str, list[Path]]:
+    """The keyword clips of the folder named on the command line ("real") and each engine's in
+    `--raw`: the sets the spectra and durations probes compare."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("folder", type=Path, help="real clips in the Speech Commands layout")
+    parser.add_argument("--raw", type=Path, default=Path("data/raw"), help="the synthetic download")
+    args = parser.parse_args()
+    rows = folder.scan(args.folder, params.load()["data"]["keywords"])
+    return {"real": [args.folder / row["path"] for row in rows], **engine_clips(args.raw)}
 
 
 def engine_pitches(raw: Path) -> dict[str, float]:

@@ -8,16 +8,11 @@ feature extractor does), averaged over the clips:
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 
-from bench.pitch_bands import engine_clips
-from stages import params
+from bench.pitch_bands import real_and_engine_clips
 from stages.audio import SAMPLE_RATE
 from stages.decode import decode
-from stages.sources import folder
 
 EDGES_HZ = (0, 250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000)
 FRAME = SAMPLE_RATE // 40
@@ -43,13 +38,7 @@ def band_levels(clips: list[np.ndarray]) -> list[float]:
 
 def main() -> None:
     """Print one row of band levels for the real clips and one for each engine."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path, help="real clips in the Speech Commands layout")
-    parser.add_argument("--raw", type=Path, default=Path("data/raw"), help="the synthetic download")
-    args = parser.parse_args()
-    rows = folder.scan(args.folder, params.load()["data"]["keywords"])
-    sets = {"real": [args.folder / row["path"] for row in rows],
-            **engine_clips(args.raw)}
+    sets = real_and_engine_clips(__doc__.split("\n\n")[0])
     print("kHz bands:".ljust(18) + " ".join(f"{low / 1000:g}-{high / 1000:g}".rjust(7) for low, high in zip(EDGES_HZ, EDGES_HZ[1:])))
     for name, paths in sets.items():
         levels = band_levels([decode(path) for path in paths])
