@@ -2,8 +2,8 @@
 
 Trained on synthetic voices, a model's validation accuracy says how well it hears held-out
 *synthetic* voices. How it hears people is the figure that matters, and it stops rising long
-before validation accuracy does (the README's "Where the real figure stops"). This puts that
-curve in metrics/training.csv beside the others, as `<name>_accuracy` and
+before validation accuracy does ("Where the real figure stops" in docs/offline-model.md).
+This puts that curve in metrics/training.csv beside the others, as `<name>_accuracy` and
 `<name>_keyword_accuracy`. It is only watched: the epoch kept is still chosen on the
 validation split by `train.early_stopping.monitor`, so the recordings never steer training.
 """
