@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import durations, pitch_bands, report, spectra
+from bench import durations, pitch_bands, report, spectra, stream
 from bench.project import write_splits
 from bench.run import BENCHMARKS
-from stages import audio
+from stages import audio, predict
 from tests.conftest import REPO
 
 HEADLINE = ("train_step_ratio_base", "train_step_ratio_small", "preprocess_speedup_vs_seed",
@@ -141,3 +141,34 @@ def test_durations_span_the_word_above_the_noise_floor():
     assert durations.word_duration(word + noise) == pytest.approx(0.4, abs=0.026)
     assert durations.word_duration(0.1 * (word + noise)) == pytest.approx(0.4, abs=0.026), "level does not matter"
     assert durations.word_duration(word + 20 * noise) > 0.9, "a floor within 20 dB of the word counts"
+
+
+def test_stream_places_each_word_over_noise_at_the_asked_level():
+    word = voiced(200.0)[:8000]
+    samples, placed = stream.recording([("yes", word), ("_unknown_", 0.5 * word)], 3.0, 20.0, np.random.default_rng(0))
+    assert len(samples) == 6 * audio.SAMPLE_RATE
+    assert [(p.label, p.start, p.end) for p in placed] == [("yes", 1.5, 2.0), ("_unknown_", 4.5, 5.0)]
+    gap = samples[int(2.5 * audio.SAMPLE_RATE) : int(4 * audio.SAMPLE_RATE)]
+    median_rms = 0.75 * np.sqrt(np.mean(word**2))
+    assert 20 * np.log10(median_rms / np.sqrt(np.mean(gap**2))) == pytest.approx(20.0, abs=1.0)
+
+
+def test_stream_tallies_heard_misheard_missed_and_false_alarms():
+    placed = [stream.Placed("yes", 1.0, 1.5), stream.Placed("no", 4.0, 4.5), stream.Placed("up", 7.0, 7.5),
+              stream.Placed("_unknown_", 10.0, 10.5)]
+    events = [predict.Event("no", 0.8, 1.2, 0.9), predict.Event("yes", 1.1, 1.6, 0.9),  # heard, a wrong one beside it
+              predict.Event("go", 4.4, 4.9, 0.8),  # misheard
+              predict.Event("on", 10.2, 10.6, 0.8),  # fired on a word that is no keyword
+              predict.Event("off", 13.0, 13.4, 0.8)]  # fired on the noise
+    counts = stream.tally(events, placed, slack_s=0.3)
+    assert (counts["heard"], counts["misheard"], counts["missed"]) == (1, 1, 1)
+    assert counts["heard yes"] == 1 and counts["said up"] == 1 and counts["heard up"] == 0
+    assert counts["false alarms on other words"] == 1 and counts["false alarms in the noise"] == 1
+
+
+def test_stream_labels_the_words_that_are_no_keyword_unknown(tmp_path):
+    for path in ("yes/a_nohash_0.wav", "bed/b_nohash_0.wav", "_background_noise_/noise.wav"):
+        audio.write(tmp_path / path, voiced(150.0))
+    clips = stream.word_clips(tmp_path, ["_silence_", "_unknown_", "yes", "no"])
+    assert [label for label, _ in clips] == ["_unknown_", "yes"]
+    assert all(len(clip) == audio.SAMPLE_RATE for _, clip in clips)
