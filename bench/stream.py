@@ -4,8 +4,8 @@ Every word clip of a folder of real recordings, cut to its word, is placed once,
 order, into recordings of `--words` words `--gap-s` apart over pink noise `--snr-db` below the
 words. Each recording goes through predict's own streaming path (windows, scores, events).
 A keyword is heard when an event of its label lies within `--slack-s` of it, misheard when only
-events of other keywords do, missed when none does. Any event near another word (one that is
-not a keyword) is a false alarm on it, and so is any event near no word at all.
+events of other keywords do, missed when none does. Another word (one that is no keyword)
+with any event near it is a false alarm, and so is each event near no word at all.
 
     python -m bench.stream ../shared/data/speech_commands_sample
 """
@@ -61,7 +61,7 @@ def tally(events: list[predict.Event], placed: list[Placed], slack_s: float) -> 
         near = [event for event in events if event.start < word.end + slack_s and event.end > word.start - slack_s]
         near_a_word.update(near)
         if word.label == UNKNOWN:
-            counts["false alarms on other words"] += len(near)
+            counts["false alarms on other words"] += bool(near)
         elif any(event.label == word.label for event in near):
             counts["heard"] += 1
             counts[f"heard {word.label}"] += 1
@@ -114,7 +114,7 @@ def main() -> None:
     said = sum(counts[f"said {label}"] for label in keywords)
     print(f"{said} keywords and {len(clips) - said} other words in {minutes:.1f} min: heard {counts['heard']} "
           f"({counts['heard'] / said:.3f}), misheard {counts['misheard']}, missed {counts['missed']}; false alarms: "
-          f"{counts['false alarms on other words']} on other words, {counts['false alarms in the noise']} in the noise")
+          f"{counts['false alarms on other words']} of the other words, {counts['false alarms in the noise']} in the noise")
     for label in keywords:
         print(f"  {label:8} {counts[f'heard {label}']:3d} of {counts[f'said {label}']:3d}")
 

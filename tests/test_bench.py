@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import durations, pitch_bands, report, spectra, stream
+from bench import durations, pitch_bands, polarity, report, spectra, stream
 from bench.project import write_splits
 from bench.run import BENCHMARKS
 from stages import audio, predict
@@ -158,7 +158,7 @@ def test_stream_tallies_heard_misheard_missed_and_false_alarms():
               stream.Placed("_unknown_", 10.0, 10.5)]
     events = [predict.Event("no", 0.8, 1.2, 0.9), predict.Event("yes", 1.1, 1.6, 0.9),  # heard, a wrong one beside it
               predict.Event("go", 4.4, 4.9, 0.8),  # misheard
-              predict.Event("on", 10.2, 10.6, 0.8),  # fired on a word that is no keyword
+              predict.Event("on", 10.2, 10.6, 0.8), predict.Event("off", 10.3, 10.7, 0.8),  # on a word that is no keyword
               predict.Event("off", 13.0, 13.4, 0.8)]  # fired on the noise
     counts = stream.tally(events, placed, slack_s=0.3)
     assert (counts["heard"], counts["misheard"], counts["missed"]) == (1, 1, 1)
@@ -172,3 +172,12 @@ def test_stream_labels_the_words_that_are_no_keyword_unknown(tmp_path):
     clips = stream.word_clips(tmp_path, ["_silence_", "_unknown_", "yes", "no"])
     assert [label for label, _ in clips] == ["_unknown_", "yes"]
     assert all(len(clip) == audio.SAMPLE_RATE for _, clip in clips)
+
+
+def test_polarity_compares_the_clips_as_they_are_flipped_and_averaged():
+    truth = np.array([0, 1, 1])
+    plain = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    flipped = np.array([[0.8, 0.2], [0.3, 0.7], [0.7, 0.3]])
+    found = polarity.compare(plain, flipped, truth)
+    assert found == {"as they are": pytest.approx(2 / 3), "flipped": pytest.approx(2 / 3),
+                     "averaged": pytest.approx(1.0), "changed": 2}
