@@ -41,14 +41,14 @@ def test_speed_changes_the_word_length_and_mask_follows():
 def test_augmented_is_reproducible_and_differs_between_epochs():
     values = np.random.default_rng(0).standard_normal((8, 400)).astype(np.float32)
     dataset = tf.data.Dataset.from_tensor_slices(({"input_values": values}, np.arange(8))).batch(4)
-    settings = {"time_shift_s": 0.005, "speed": 0.1, "microphone": 0.5, "overlap_db": [10.0, 20.0], "noise_snr_db": [10.0, 20.0], "gain_db": []}
+    settings = {"time_shift_s": 0.005, "speed": 0.1, "polarity": 0.5, "microphone": 0.5, "overlap_db": [10.0, 20.0], "noise_snr_db": [10.0, 20.0], "gain_db": []}
     run = augment.augmented(dataset, settings, seed=7)
     epoch_one = [x["input_values"].numpy() for x, _ in run]
     epoch_two = [x["input_values"].numpy() for x, _ in run]
     again = [x["input_values"].numpy() for x, _ in augment.augmented(dataset, settings, seed=7)]
     np.testing.assert_array_equal(np.concatenate(epoch_one), np.concatenate(again))
     assert not np.allclose(np.concatenate(epoch_one), np.concatenate(epoch_two))
-    off = {"time_shift_s": 0.0, "speed": 0.0, "microphone": 0.0, "overlap_db": [], "noise_snr_db": [], "gain_db": []}
+    off = {"time_shift_s": 0.0, "speed": 0.0, "polarity": 0.0, "microphone": 0.0, "overlap_db": [], "noise_snr_db": [], "gain_db": []}
     assert augment.augmented(dataset, off, seed=7) is dataset
 
 
@@ -112,6 +112,17 @@ def test_microphone_hears_only_its_share_of_clips_and_keeps_padding_silent():
     assert 0.2 < changed.mean() < 0.4
     assert np.all(heard[:, 1200:] == 0.0)
     assert np.array_equal(augment.microphone(inputs, tf.constant([3, 4], tf.int64), 0.0)["input_values"].numpy(), clean)
+
+
+def test_polarity_flips_whole_clips_and_only_its_share_of_them():
+    clean = np.random.default_rng(2).standard_normal((200, 400)).astype(np.float32)
+    inputs = {"input_values": tf.constant(clean)}
+    heard = augment.polarity(inputs, tf.constant([5, 6], tf.int64), 0.3)["input_values"].numpy()
+    flipped = np.all(heard == -clean, axis=1)
+    assert np.all(flipped | np.all(heard == clean, axis=1)), "a clip is kept or flipped whole"
+    assert 0.2 < flipped.mean() < 0.4
+    assert np.array_equal(augment.polarity(inputs, tf.constant([5, 6], tf.int64), 0.0)["input_values"].numpy(), clean)
+    assert np.array_equal(augment.polarity(inputs, tf.constant([5, 6], tf.int64), 1.0)["input_values"].numpy(), -clean)
 
 
 def test_overlap_adds_the_next_clip_at_the_drawn_level():
