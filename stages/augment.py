@@ -57,8 +57,8 @@ def polarity(inputs: dict[str, tf.Tensor], seed: tf.Tensor, share: float) -> dic
     """Flip the sign of `share` of the clips.
 
     A recording's polarity is an accident of its microphone and wiring, while each synthesiser
-    always makes its waves one way up; trained on those alone, the default model changed its
-    answer on 25 of the sample's 200 real keyword clips when their sign was flipped.
+    always makes its waves one way up; a model trained without the flips changed its answer on
+    25 of the sample's 200 real keyword clips when their sign was flipped (`bench.polarity`).
     """
     values = inputs["input_values"]
     flipped = tf.random.stateless_uniform([tf.shape(values)[0], 1], seed) < share
