@@ -14,6 +14,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Kokoro keeps no words between tests (and none in the user's cache) unless a test says where.
+os.environ["KWS_KOKORO_CACHE"] = ""
 SAMPLE = REPO.parent / "shared" / "data" / "speech_commands_sample"
 
 TINY = {

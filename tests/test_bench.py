@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import durations, pitch_bands, polarity, report, spectra, stream
+from bench import durations, kokoro_cache, pitch_bands, polarity, report, spectra, stream
 from bench.project import write_splits
 from bench.run import BENCHMARKS
 from stages import audio, predict
-from tests.conftest import REPO
+from tests.conftest import REPO, TINY
 
 HEADLINE = ("train_step_ratio_base", "train_step_ratio_small", "preprocess_speedup_vs_seed",
             "memory_ratio_50k_over_5k", "noop_repro_s")
@@ -181,3 +181,12 @@ def test_polarity_compares_the_clips_as_they_are_flipped_and_averaged():
     found = polarity.compare(plain, flipped, truth)
     assert found == {"as they are": pytest.approx(2 / 3), "flipped": pytest.approx(2 / 3),
                      "averaged": pytest.approx(1.0), "changed": 2}
+
+
+def test_kokoro_cache_times_a_rerun_whose_clips_match_those_spoken(tmp_path):
+    tiny = {**TINY, "data.synthetic.speakers": 1, "data.synthetic.kokoro_speakers": 2}
+    found = kokoro_cache.measure(tiny, 1, tmp_path)
+    assert found["clips"] == 2 * 5 + 5
+    assert found["identical"] is True
+    assert found["cold_s"] > 0 and found["warm_s"] > 0
+    assert len(list((tmp_path / "cache0").rglob("output.pkl"))) == 2 * 4

@@ -2,6 +2,8 @@ import hashlib
 import subprocess
 import sys
 
+import joblib
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,42 @@ def test_a_fresh_cache_is_joined_once_before_the_workers_start(tmp_path, monkeyp
     requests = [(ipa(word), EVEN, 1.0) for word in ("on", "off", "go", "stop")]
     assert all(len(samples) > 0 for samples in kokoro.say_all(requests, workers=2))
     assert [path.name for path in tmp_path.iterdir()] == ["kokoro-v1.0.int8.onnx"]
+
+
+def no_workers(count):
+    raise AssertionError("a cached word was spoken again")
+
+
+def test_spoken_words_are_kept_and_read_back_without_workers(tmp_path, monkeypatch):
+    monkeypatch.setenv("KWS_KOKORO_CACHE", str(tmp_path))
+    requests = [(ipa(word), EVEN, 1.0) for word in ("yes", "no", "up")] + [(ipa("yes"), EVEN, 1.2)]
+    spoken = list(kokoro.say_all(requests, workers=2))
+    assert len(list(tmp_path.rglob("output.pkl"))) == 4
+    monkeypatch.setattr(kokoro, "_workers", no_workers)
+    for first, again in zip(spoken, kokoro.say_all(requests, workers=2), strict=True):
+        np.testing.assert_array_equal(first, again)
+    monkeypatch.setattr(kokoro, "MODEL", kokoro.MODEL + ", another build")
+    with pytest.raises(AssertionError, match="spoken again"):
+        list(kokoro.say_all(requests[:1]))
+
+
+def test_a_damaged_cached_word_is_spoken_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("KWS_KOKORO_CACHE", str(tmp_path))
+    request = (ipa("stop"), EVEN, 1.0)
+    first = kokoro.say(*request)
+    [stored] = tmp_path.rglob("output.pkl")
+    stored.write_bytes(b"not a pickle")
+    np.testing.assert_array_equal(kokoro.say(*request), first)
+    np.testing.assert_array_equal(joblib.load(stored), kokoro._infer(*kokoro._inputs(*request), kokoro.MODEL))
+
+
+def test_the_cache_lives_in_the_user_cache_folder_unless_moved_or_off(tmp_path, monkeypatch):
+    monkeypatch.delenv("KWS_KOKORO_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert kokoro.cache_location() == tmp_path / "kws_kokoro"
+    monkeypatch.setenv("KWS_KOKORO_CACHE", str(tmp_path / "elsewhere"))
+    assert kokoro.cache_location() == tmp_path / "elsewhere"
+    monkeypatch.setenv("KWS_KOKORO_CACHE", "")
+    assert kokoro.cache_location() is None
+    kokoro.say(ipa("go"), EVEN, 1.0)
+    assert list(tmp_path.iterdir()) == []

@@ -172,6 +172,16 @@ def test_kokoro_speakers_get_the_plan_after_the_other_engines():
     assert [c.origin for c in clips[:10]] == [c.origin for c in synthetic.synthesise(tiny(speakers=1, pico_speakers=1))]
 
 
+def test_kokoro_clips_read_from_the_cache_are_the_clips_spoken(tmp_path, monkeypatch):
+    monkeypatch.setenv("KWS_KOKORO_CACHE", str(tmp_path))
+    params = tiny(speakers=0, pico_speakers=0, kokoro_speakers=2)
+    spoken = [clip.read() for clip in synthetic.synthesise(params)]
+    assert len(spoken) == 10
+    monkeypatch.setattr(kokoro, "_workers", lambda count: pytest.fail("a cached word was spoken again"))
+    for first, again in zip(spoken, (clip.read() for clip in synthetic.synthesise(params)), strict=True):
+        np.testing.assert_array_equal(first, again)
+
+
 def test_festival_voices_are_distinct_varied_and_apart_from_the_others():
     voices = synthetic.festival_voices(40, seed=0)
     assert Counter(v.name for v in voices) == {name: 20 for name in festival.VOICES}
