@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO.parent / "shared" / "data" / "speech_commands_sample"
 
 # Kokoro keeps no words between tests (and none in the user's cache) unless a test says where.
 os.environ["KWS_KOKORO_CACHE"] = ""
-SAMPLE = REPO.parent / "shared" / "data" / "speech_commands_sample"
 
 TINY = {
     "data.keywords": ["yes", "no", "up"],

@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import joblib
-
 import numpy as np
 import pytest
 
