@@ -13,7 +13,6 @@ byte for byte the cold run's (their SHA-256 in the manifest).
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from bench.project import command, write_params
 from bench.timing import median, rounded
+from stages import manifest
 from stages.kokoro import CACHE_VARIABLE
 from stages.paths import MANIFEST
 
@@ -33,8 +33,7 @@ def download(folder: Path, cache: Path, overrides: dict[str, Any]) -> tuple[floa
     start = time.perf_counter()
     command(["env", f"{CACHE_VARIABLE}={cache}", "python", "-m", "stages.download"], folder)
     elapsed = time.perf_counter() - start
-    with open(folder / MANIFEST, newline="") as file:
-        return elapsed, [row["sha256"] for row in csv.DictReader(file)]
+    return elapsed, [row["sha256"] for row in manifest.read(folder / MANIFEST)]
 
 
 def measure(overrides: dict[str, Any], repeats: int, work: Path) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def say(phonemes: str, mix: Sequence[float], speed: float) -> np.ndarray:
     """Speak IPA `phonemes` (from `espeak.Speaker.phonemes`) in the style `mix` (a weight for
     each of `STYLES`, summing to 1) at `speed` (1 is the style's own), as float32 samples at
     `SAMPLE_RATE`, quiet ends cut."""
-    return audio.cut_quiet_ends(_cached()(*_inputs(phonemes, mix, speed), MODEL), SAMPLE_RATE)
+    return audio.cut_quiet_ends(_cached()(*_inputs(phonemes, mix, speed)), SAMPLE_RATE)
 
 
 def cache_location() -> Path | None:
@@ -73,8 +73,8 @@ def _cached() -> Callable[..., np.ndarray]:
     return joblib.Memory(cache_location(), verbose=0).cache(_infer)
 
 
-def _inputs(phonemes: str, mix: Sequence[float], speed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The model's token, style and speed inputs for one word."""
+def _inputs(phonemes: str, mix: Sequence[float], speed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The model's token, style and speed inputs for one word, and `MODEL` to key the cache."""
     mix = np.asarray(mix, dtype=np.float64)
     if mix.shape != (len(STYLES),) or (mix < 0).any() or not np.isclose(mix.sum(), 1.0):
         raise ValueError(f"a Kokoro style mix is {len(STYLES)} weights from 0 to 1 summing to 1, got {mix.tolist()}")
@@ -84,7 +84,7 @@ def _inputs(phonemes: str, mix: Sequence[float], speed: float) -> tuple[np.ndarr
         raise ValueError(f"Kokoro has no symbol of {phonemes!r}")
     row = min(len(tokens), styles.shape[1]) - 1  # Kokoro's styles hold a row per token count
     return (np.array([[0, *tokens, 0]], dtype=np.int64), (mix @ styles[:, row]).reshape(1, -1).astype(np.float32),
-            np.array([speed], dtype=np.float32))
+            np.array([speed], dtype=np.float32), MODEL)
 
 
 def _infer(tokens: np.ndarray, style: np.ndarray, speed: np.ndarray, model: str) -> np.ndarray:
@@ -103,9 +103,10 @@ def say_all(requests: Iterable[Request], workers: int | None = None) -> Iterator
         pool = None
         pending: deque[Future] = deque()
         for request in requests:
-            if cached.check_call_in_cache(*_inputs(*request), MODEL):
+            inputs = _inputs(*request)
+            if cached.check_call_in_cache(*inputs):
                 pending.append(Future())
-                pending[-1].set_result(say(*request))
+                pending[-1].set_result(audio.cut_quiet_ends(cached(*inputs), SAMPLE_RATE))
             else:
                 pool = pool or stack.enter_context(_workers(workers))
                 pending.append(pool.submit(say, *request))

@@ -89,7 +89,7 @@ def test_a_damaged_cached_word_is_spoken_again(tmp_path, monkeypatch):
     [stored] = tmp_path.rglob("output.pkl")
     stored.write_bytes(b"not a pickle")
     np.testing.assert_array_equal(kokoro.say(*request), first)
-    np.testing.assert_array_equal(joblib.load(stored), kokoro._infer(*kokoro._inputs(*request), kokoro.MODEL))
+    np.testing.assert_array_equal(joblib.load(stored), kokoro._infer(*kokoro._inputs(*request)))
 
 
 def test_the_cache_lives_in_the_user_cache_folder_unless_moved_or_off(tmp_path, monkeypatch):
