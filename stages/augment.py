@@ -1,5 +1,5 @@
-"""Training-time augmentation inside tf.data: time shift, speed change, polarity, microphone,
-overlapping speech, noise and gain.
+"""Training-time augmentation inside tf.data: clips cut short, time shift, speed change,
+polarity, microphone, overlapping speech, noise and gain.
 
 Each batch draws its own random numbers from a seeded stream that differs between epochs,
 so training sees new variants every epoch yet is reproducible for a seed. Evaluation never
@@ -13,6 +13,45 @@ from typing import Any
 import tensorflow as tf
 
 from stages.audio import SAMPLE_RATE
+
+
+SHORTEST_S = 0.6
+"""The shortest stretch `truncate` keeps, in seconds: the sample's 21 short keyword clips last 0.64-0.98 s."""
+
+AROUND_S = 0.15
+"""How much `truncate` keeps either side of a clip's energy centroid, so the word stays heard."""
+
+
+def truncate(inputs: dict[str, tf.Tensor], seed: tf.Tensor, share: float) -> dict[str, tf.Tensor]:
+    """Cut `share` of the clips to a random stretch of `SHORTEST_S` up to the whole clip about
+    their word, moved to the start and zero-padded, the level kept.
+
+    People's recordings start late or stop early, often inside the word, and are padded
+    after; every synthetic clip is a whole word in a full window. Cut short in training, a
+    word's edges stop being a cue the model can count on.
+    """
+    values = inputs["input_values"]
+    batch, length = tf.shape(values)[0], tf.shape(values)[1]
+    size = tf.cast(length, tf.float32)
+    which_seed, kept_seed, where_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    chosen = tf.random.stateless_uniform([batch, 1], which_seed) < share
+    kept = tf.random.stateless_uniform([batch, 1], kept_seed, SHORTEST_S * SAMPLE_RATE, size)
+    position = tf.range(length, dtype=tf.float32)[tf.newaxis, :]
+    energy = values**2 * speech(inputs)
+    centre = tf.reduce_sum(energy * position, axis=1, keepdims=True) / (tf.reduce_sum(energy, axis=1, keepdims=True) + 1e-12)
+    earliest = tf.clip_by_value(centre + AROUND_S * SAMPLE_RATE - kept, 0.0, size - kept)
+    latest = tf.clip_by_value(centre - AROUND_S * SAMPLE_RATE, earliest, size - kept)
+    start = earliest + tf.random.stateless_uniform([batch, 1], where_seed) * (latest - earliest)
+    source = tf.minimum(tf.cast(position + tf.floor(start), tf.int32), length - 1)
+    inside = position < kept
+    cut = at_level(tf.where(inside, tf.gather(values, source, batch_dims=1), 0.0),
+                   tf.reduce_sum(values**2, axis=1, keepdims=True))
+    truncated = {"input_values": tf.where(chosen, cut, values)}
+    if "attention_mask" in inputs:
+        mask = inputs["attention_mask"]
+        cut_mask = tf.where(inside, tf.gather(mask, source, batch_dims=1), tf.zeros_like(mask))
+        truncated["attention_mask"] = tf.where(chosen, cut_mask, mask)
+    return truncated
 
 
 def warp(inputs: dict[str, tf.Tensor], seed: tf.Tensor, time_shift_s: float, speed: float) -> dict[str, tf.Tensor]:
@@ -127,16 +166,18 @@ def mix(inputs: dict[str, tf.Tensor], seed: tf.Tensor, snr_db: list[float], gain
 
 
 def augmented(dataset: tf.data.Dataset, settings: dict[str, Any], seed: int) -> tf.data.Dataset:
-    """`dataset` of (inputs, labels) batches with `warp`, `polarity`, `microphone`, `overlap` and `mix` applied, where
-    switched on."""
+    """`dataset` of (inputs, labels) batches with `truncate`, `warp`, `polarity`, `microphone`, `overlap` and `mix`
+    applied, where switched on."""
     warping = bool(settings["time_shift_s"] or settings["speed"])
     mixing = bool(settings["noise_snr_db"] or settings["gain_db"])
-    if not (warping or mixing or settings["polarity"] or settings["microphone"] or settings["overlap_db"]):
+    if not (settings["truncate"] or warping or mixing or settings["polarity"] or settings["microphone"] or settings["overlap_db"]):
         return dataset
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     def apply(batch, batch_seed):
         inputs, labels = batch
+        if settings["truncate"]:
+            inputs = truncate(inputs, tf.random.experimental.stateless_fold_in(batch_seed, 5), settings["truncate"])
         if warping:
             inputs = warp(inputs, batch_seed, settings["time_shift_s"], settings["speed"])
         if settings["polarity"]:

@@ -65,7 +65,7 @@ SCHEMA: dict[str, Any] = {
         "jit_compile": Choice(("auto", True, False)), "mixed_precision": Choice(("auto", "off", "bf16", "fp16")),
         "strategy": Choice(("auto", "mirrored", "multi_worker")), "balance": Choice(("none", "class_weights")),
         "label_smoothing": float, "watch_sets": FREE_FORM,
-        "augment": {"time_shift_s": float, "speed": float, "polarity": float, "microphone": float, "overlap_db": [float], "noise_snr_db": [float], "gain_db": [float]},
+        "augment": {"truncate": float, "time_shift_s": float, "speed": float, "polarity": float, "microphone": float, "overlap_db": [float], "noise_snr_db": [float], "gain_db": [float]},
     },
     "evaluate": {"batch_size": int, "extra_sets": FREE_FORM},
 }
@@ -216,7 +216,7 @@ def _check_values(params: dict[str, Any]) -> None:
     for key in ("overlap_db", "noise_snr_db", "gain_db"):
         if augment[key] and (len(augment[key]) != 2 or augment[key][0] > augment[key][1]):
             raise PipelineError(f"train.augment.{key}: expected [] (off) or [low, high], got {augment[key]}")
-    for key in ("polarity", "microphone"):
+    for key in ("truncate", "polarity", "microphone"):
         if not 0 <= augment[key] <= 1:
             raise PipelineError(f"train.augment.{key}: a share of clips must lie in [0, 1], got {augment[key]}")
     if not 0 <= augment["speed"] < 1:

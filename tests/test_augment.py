@@ -1,5 +1,6 @@
 import numpy as np
 import tensorflow as tf
+from scipy import signal
 
 from stages import augment
 
@@ -41,14 +42,14 @@ def test_speed_changes_the_word_length_and_mask_follows():
 def test_augmented_is_reproducible_and_differs_between_epochs():
     values = np.random.default_rng(0).standard_normal((8, 400)).astype(np.float32)
     dataset = tf.data.Dataset.from_tensor_slices(({"input_values": values}, np.arange(8))).batch(4)
-    settings = {"time_shift_s": 0.005, "speed": 0.1, "polarity": 0.5, "microphone": 0.5, "overlap_db": [10.0, 20.0], "noise_snr_db": [10.0, 20.0], "gain_db": []}
+    settings = {"truncate": 0.5, "time_shift_s": 0.005, "speed": 0.1, "polarity": 0.5, "microphone": 0.5, "overlap_db": [10.0, 20.0], "noise_snr_db": [10.0, 20.0], "gain_db": []}
     run = augment.augmented(dataset, settings, seed=7)
     epoch_one = [x["input_values"].numpy() for x, _ in run]
     epoch_two = [x["input_values"].numpy() for x, _ in run]
     again = [x["input_values"].numpy() for x, _ in augment.augmented(dataset, settings, seed=7)]
     np.testing.assert_array_equal(np.concatenate(epoch_one), np.concatenate(again))
     assert not np.allclose(np.concatenate(epoch_one), np.concatenate(epoch_two))
-    off = {"time_shift_s": 0.0, "speed": 0.0, "polarity": 0.0, "microphone": 0.0, "overlap_db": [], "noise_snr_db": [], "gain_db": []}
+    off = {"truncate": 0.0, "time_shift_s": 0.0, "speed": 0.0, "polarity": 0.0, "microphone": 0.0, "overlap_db": [], "noise_snr_db": [], "gain_db": []}
     assert augment.augmented(dataset, off, seed=7) is dataset
 
 
@@ -123,6 +124,41 @@ def test_polarity_flips_whole_clips_and_only_its_share_of_them():
     assert 0.2 < flipped.mean() < 0.4
     assert np.array_equal(augment.polarity(inputs, tf.constant([5, 6], tf.int64), 0.0)["input_values"].numpy(), clean)
     assert np.array_equal(augment.polarity(inputs, tf.constant([5, 6], tf.int64), 1.0)["input_values"].numpy(), -clean)
+
+
+def test_truncate_keeps_the_word_moves_it_to_the_start_and_pads_after():
+    length, word = 16000, 4800
+    rng = np.random.default_rng(3)
+    clips = 0.01 * rng.standard_normal((64, length)).astype(np.float32)
+    onsets = rng.integers(0, length - word, 64)
+    for row, onset in zip(clips, onsets):
+        row[onset : onset + word] += np.sin(np.arange(word) / 3.0)
+    cut = augment.truncate({"input_values": tf.constant(clips)}, tf.constant([7, 8], tf.int64), 1.0)["input_values"].numpy()
+    for row, clip, onset in zip(cut, clips, onsets):
+        kept = int(np.flatnonzero(row)[-1]) + 1
+        assert kept >= 0.6 * length - 1
+        start = int(np.argmax(signal.correlate(clip, row[:kept], mode="valid", method="fft")))
+        source = clip[start : start + kept]
+        np.testing.assert_allclose(row[:kept] / np.linalg.norm(row), source / np.linalg.norm(source), atol=1e-5)
+        centre = onset + word // 2
+        assert start + 0.15 * 16000 - 1 <= centre <= start + kept - 0.15 * 16000 + 1, "the word's centre and 0.15 s about it stay"
+    np.testing.assert_allclose((cut**2).sum(axis=1), (clips**2).sum(axis=1), rtol=1e-3)
+    lengths = np.count_nonzero(cut, axis=1)
+    assert lengths.min() < 0.7 * length and lengths.max() > 0.9 * length, "lengths spread over 0.6-1 s"
+
+
+def test_truncate_cuts_only_its_share_and_the_mask_with_its_clip():
+    clips = np.random.default_rng(4).standard_normal((200, 16000)).astype(np.float32)
+    mask = np.ones_like(clips, dtype=np.int32)
+    clips[:, 14000:], mask[:, 14000:] = 0.0, 0
+    cut = augment.truncate({"input_values": tf.constant(clips), "attention_mask": tf.constant(mask)},
+                           tf.constant([9, 10], tf.int64), 0.3)
+    values, cut_mask = cut["input_values"].numpy(), cut["attention_mask"].numpy()
+    changed = ~np.all(values == clips, axis=1)
+    assert 0.2 < changed.mean() < 0.4
+    assert np.all(cut_mask[~changed] == mask[~changed])
+    assert np.all(cut_mask[changed].sum(axis=1) < 14000)
+    assert np.all(values[cut_mask == 0] == 0.0) and np.all(values[cut_mask == 1] != 0.0)
 
 
 def test_overlap_adds_the_next_clip_at_the_drawn_level():

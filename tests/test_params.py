@@ -55,6 +55,7 @@ def test_repository_params_are_valid():
         ({"data.synthetic.band_top_hz": [3000.0, 9000.0]}, "below 8000 Hz"),
         ({"train.augment.microphone": 1.5}, "train.augment.microphone: a share of clips must lie in [0, 1]"),
         ({"train.augment.polarity": -0.5}, "train.augment.polarity: a share of clips must lie in [0, 1]"),
+        ({"train.augment.truncate": 1.5}, "train.augment.truncate: a share of clips must lie in [0, 1]"),
         ({"train.augment.overlap_db": [20.0]}, "train.augment.overlap_db: expected [] (off) or [low, high]"),
         ({"data.synthetic.questions": 1.5}, "data.synthetic.questions: a share of clips, from 0 to 1"),
         ({"data.synthetic.voice_change": 1.2}, "data.synthetic.voice_change: a share of speakers, from 0 to 1"),
