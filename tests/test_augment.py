@@ -161,6 +161,12 @@ def test_truncate_cuts_only_its_share_and_the_mask_with_its_clip():
     assert np.all(values[cut_mask == 0] == 0.0) and np.all(values[cut_mask == 1] != 0.0)
 
 
+def test_truncate_leaves_clips_no_longer_than_its_shortest_stretch_whole():
+    clips = np.random.default_rng(5).standard_normal((16, 8000)).astype(np.float32)
+    cut = augment.truncate({"input_values": tf.constant(clips)}, tf.constant([11, 12], tf.int64), 1.0)["input_values"].numpy()
+    np.testing.assert_allclose(cut, clips, atol=1e-5)
+
+
 def test_overlap_adds_the_next_clip_at_the_drawn_level():
     clips = np.stack([tone(500), tone(1000), tone(2000)]) * np.array([[1.0], [3.0], [0.5]], dtype=np.float32)
     heard = augment.overlap({"input_values": tf.constant(clips)}, tf.constant([1, 2], tf.int64), [12.0, 12.0])
