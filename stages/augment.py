@@ -38,14 +38,14 @@ def truncate(inputs: dict[str, tf.Tensor], seed: tf.Tensor, share: float) -> dic
     kept = tf.random.stateless_uniform([batch, 1], kept_seed, SHORTEST_S * SAMPLE_RATE, size)
     position = tf.range(length, dtype=tf.float32)[tf.newaxis, :]
     energy = values**2 * speech(inputs)
-    centre = tf.reduce_sum(energy * position, axis=1, keepdims=True) / (tf.reduce_sum(energy, axis=1, keepdims=True) + 1e-12)
+    power = tf.reduce_sum(energy, axis=1, keepdims=True)
+    centre = tf.reduce_sum(energy * position, axis=1, keepdims=True) / (power + 1e-12)
     earliest = tf.clip_by_value(centre + AROUND_S * SAMPLE_RATE - kept, 0.0, size - kept)
     latest = tf.clip_by_value(centre - AROUND_S * SAMPLE_RATE, earliest, size - kept)
     start = earliest + tf.random.stateless_uniform([batch, 1], where_seed) * (latest - earliest)
     source = tf.minimum(tf.cast(position + tf.floor(start), tf.int32), length - 1)
     inside = position < kept
-    cut = at_level(tf.where(inside, tf.gather(values, source, batch_dims=1), 0.0),
-                   tf.reduce_sum(values**2, axis=1, keepdims=True))
+    cut = at_level(tf.where(inside, tf.gather(values, source, batch_dims=1), 0.0), power)
     truncated = {"input_values": tf.where(chosen, cut, values)}
     if "attention_mask" in inputs:
         mask = inputs["attention_mask"]
