@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import durations, kokoro_cache, pitch_bands, polarity, report, spectra, stream
+from bench import agreement, durations, kokoro_cache, pitch_bands, polarity, report, spectra, stream
 from bench.project import write_splits
 from bench.run import BENCHMARKS
 from stages import audio, predict
@@ -181,6 +181,16 @@ def test_polarity_compares_the_clips_as_they_are_flipped_and_averaged():
     found = polarity.compare(plain, flipped, truth)
     assert found == {"as they are": pytest.approx(2 / 3), "flipped": pytest.approx(2 / 3),
                      "averaged": pytest.approx(1.0), "changed": 2}
+
+
+def test_agreement_counts_the_models_right_on_each_clip_and_averages_them():
+    truth = np.array([0, 1, 1, 0])
+    first = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.4, 0.6]])
+    second = np.array([[0.8, 0.2], [0.1, 0.9], [0.45, 0.55], [0.3, 0.7]])
+    found = agreement.agreement([first, second], truth)
+    assert found["accuracies"] == [0.5, 0.75]
+    assert found["right_by"] == [1, 1, 2]
+    assert found["ensemble"] == 0.75
 
 
 def test_kokoro_cache_times_a_rerun_whose_clips_match_those_spoken(tmp_path):
