@@ -16,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.decode import decode
+from bench.keywords import keyword_clips
 from stages.inference import Classifier
-from stages.params import SILENCE, UNKNOWN
-from stages.sources import folder
 
 
 def agreement(probabilities: list[np.ndarray], truth: np.ndarray) -> dict[str, object]:
@@ -44,13 +42,11 @@ def main() -> None:
     labels = classifiers[0].labels
     if any(classifier.labels != labels for classifier in classifiers):
         parser.error("the models do not share one label list")
-    rows = [row for row in folder.scan(args.folder, labels) if row["label"] not in (SILENCE, UNKNOWN)]
-    clips = [decode(args.folder / row["path"]) for row in rows]
-    truth = np.array([labels.index(row["label"]) for row in rows])
+    clips, truth = keyword_clips(args.folder, labels)
     found = agreement([classifier.probabilities(clips, 64) for classifier in classifiers], truth)
     for model, accuracy in zip(args.models, found["accuracies"]):
         print(f"{model}: {accuracy:.3f}")
-    print(f"{len(rows)} keyword clips, right by k of {len(args.models)} models: "
+    print(f"{len(clips)} keyword clips, right by k of {len(args.models)} models: "
           + ", ".join(f"{k}: {n}" for k, n in enumerate(found["right_by"])))
     print(f"the models' probabilities averaged: {found['ensemble']:.3f}")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.keywords import keyword_clips
 from stages import params
 from stages.decode import decode
 from stages.inference import Classifier
@@ -64,12 +65,10 @@ def main() -> None:
     parser.add_argument("--raw", type=Path, default=Path("data/raw"), help="the synthetic download")
     args = parser.parse_args()
     classifier = Classifier.load(args.model)
-    rows = [row for row in folder.scan(args.folder, classifier.labels) if row["label"] not in (SILENCE, UNKNOWN)]
-    clips = [decode(args.folder / row["path"]) for row in rows]
-    predicted = classifier.probabilities(clips, 64).argmax(axis=1)
-    right = np.array([classifier.labels[p] == row["label"] for p, row in zip(predicted, rows)])
+    clips, truth = keyword_clips(args.folder, classifier.labels)
+    right = classifier.probabilities(clips, 64).argmax(axis=1) == truth
     pitch = np.array([median_pitch(clip) for clip in clips])
-    print(f"all keyword clips: {right.mean():.3f} of {len(rows)}")
+    print(f"all keyword clips: {right.mean():.3f} of {len(clips)}")
     for low, high in zip(BANDS_HZ, BANDS_HZ[1:]):
         band = (pitch >= low) & (pitch < high)
         if band.any():

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.decode import decode
+from bench.keywords import keyword_clips
 from stages.inference import Classifier
-from stages.params import SILENCE, UNKNOWN
 from stages.paths import MODEL_DIR
-from stages.sources import folder
 
 
 def compare(plain: np.ndarray, flipped: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -39,11 +37,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=MODEL_DIR, help="trained model (default: %(default)s)")
     args = parser.parse_args()
     classifier = Classifier.load(args.model)
-    rows = [row for row in folder.scan(args.folder, classifier.labels) if row["label"] not in (SILENCE, UNKNOWN)]
-    clips = [decode(args.folder / row["path"]) for row in rows]
-    truth = np.array([classifier.labels.index(row["label"]) for row in rows])
+    clips, truth = keyword_clips(args.folder, classifier.labels)
     found = compare(classifier.probabilities(clips, 64), classifier.probabilities([-clip for clip in clips], 64), truth)
-    print(f"{len(rows)} keyword clips: " + ", ".join(f"{name} {value:.3f}" for name, value in list(found.items())[:3])
+    print(f"{len(clips)} keyword clips: " + ", ".join(f"{name} {value:.3f}" for name, value in list(found.items())[:3])
           + f"; top label changed by the flip on {found['changed']}")
 
 

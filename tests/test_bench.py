@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import agreement, durations, kokoro_cache, pitch_bands, polarity, report, spectra, stream
+from bench import agreement, durations, keywords, kokoro_cache, pitch_bands, polarity, report, spectra, stream
 from bench.project import write_splits
 from bench.run import BENCHMARKS
 from stages import audio, predict
@@ -191,6 +191,14 @@ def test_agreement_counts_the_models_right_on_each_clip_and_averages_them():
     assert found["accuracies"] == [0.5, 0.75]
     assert found["right_by"] == [1, 1, 2]
     assert found["ensemble"] == 0.75
+
+
+def test_keyword_clips_leave_out_silence_and_other_words(tmp_path):
+    for path in ("yes/a_nohash_0.wav", "no/b_nohash_0.wav", "bed/c_nohash_0.wav", "_silence_/d_nohash_0.wav"):
+        audio.write(tmp_path / path, voiced(150.0))
+    clips, truth = keywords.keyword_clips(tmp_path, ["_silence_", "_unknown_", "yes", "no"])
+    assert sorted(truth.tolist()) == [2, 3]
+    assert all(len(clip) == len(voiced(150.0)) for clip in clips)
 
 
 def test_kokoro_cache_times_a_rerun_whose_clips_match_those_spoken(tmp_path):
